@@ -1,0 +1,56 @@
+"""``nas cost ARCH``: FLOPs, params, memory, bytes (and latency on a target) of one network."""
+
+from __future__ import annotations
+
+from nas.cli._output import add_format, emit_json, table
+
+
+def add_parser(sub):
+    p = sub.add_parser("cost", help="analytic costs of one network",
+                       description="ARCH: a reference network name, an NB201 arch string, or an architecture JSON file.")
+    p.add_argument("arch", metavar="ARCH")
+    p.add_argument("--space", help="space of ARCH when it is a string (default: nb201 for NB201 strings)")
+    p.add_argument("--input", help="input size CxHxW, e.g. 3x224x224 (default: the space's)")
+    p.add_argument("--target", help="hardware target for latency (see `nas latency targets`)")
+    p.add_argument("--per-layer", action="store_true", help="also list each layer's costs")
+    add_format(p)
+    return p
+
+
+def run(args) -> int:
+    from nas.hw_models.analytic import analytic_costs, per_layer
+    from nas.resolve_arg import resolve_arch_argument
+
+    spec, arch = resolve_arch_argument(args.arch, args.space, args.input)
+    costs = analytic_costs(spec)
+    out: dict = {"arch": args.arch, "name": spec.name, "input": str(spec.input), "output": str(spec.output),
+                 "layers": len(spec.layers), **costs.to_dict()}
+    if arch is not None:
+        out["digest"] = arch.digest()
+    if args.target:
+        from nas.hw_models.targets import get_target
+
+        target = get_target(args.target)
+        out["target"] = args.target
+        out["latency_ms"] = float(target.latency_ms(spec))
+        out["latency_model"] = target.describe()
+    rows = [{"layer": c.name, "op": c.op, "family": c.family, "flops": c.flops, "params": c.params,
+             "bytes": c.bytes} for c in per_layer(spec)] if args.per_layer else None
+    if args.format == "json":
+        if rows is not None:
+            out["per_layer"] = rows
+        emit_json(out)
+        return 0
+    if rows is not None:
+        table(rows)
+        print()
+    summary = [{"metric": "FLOPs (MACs)", "value": f"{costs.flops / 1e6:,.2f} M"},
+               {"metric": "params", "value": f"{costs.params / 1e6:,.3f} M"},
+               {"metric": "activations", "value": f"{costs.activations / 1e6:,.3f} M elements"},
+               {"metric": "peak activation", "value": f"{costs.peak_activation / 1e6:,.3f} M elements"},
+               {"metric": "memory traffic", "value": f"{costs.bytes / 2**20:,.1f} MiB (fp32)"}]
+    if "latency_ms" in out:
+        summary.append({"metric": f"latency on {args.target}", "value": f"{out['latency_ms']:.3f} ms ({out['latency_model']})"})
+    print(f"{args.arch}: {spec.input} -> {spec.output}, {len(spec.layers)} layers")
+    table(summary)
+    return 0

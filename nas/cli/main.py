@@ -1,0 +1,54 @@
+"""Entry point of the ``nas`` console script.
+
+Each sub-command is a module ``nas.cli.cmd_<name>`` with ``add_parser(subparsers)`` (argparse set-up
+only, no heavy imports) and ``run(args) -> int``. Heavy libraries are imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nas",
+        description="Neural architecture search under a hardware budget: typed spaces, costs, searchers.",
+    )
+    parser.add_argument("--version", action="version", version="nas 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            mod = import_module(f"nas.cli.cmd_{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"nas.cli.cmd_{name}":
+                continue
+            raise
+        p = mod.add_parser(sub)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nas.errors import NasError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except NasError as e:
+        print(f"nas {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nas {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

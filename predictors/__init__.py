@@ -1,0 +1,1 @@
+"""Scores over architectures: zero-cost proxies, DeepMAD entropy, learned surrogates (``nas.predictors``)."""

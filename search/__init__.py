@@ -1,0 +1,1 @@
+"""Searchers behind one ask/tell protocol, the driver, and results (``nas.search``)."""

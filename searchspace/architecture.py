@@ -1,0 +1,82 @@
+"""Architecture: a frozen value naming its space and its genes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasError
+from nas.searchspace.hparams import HParams
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One point of a search space. Immutable and hashable.
+
+    Contract: two architectures with the same space name and genes are equal, have the same
+    ``canonical_json()`` and the same ``digest()`` across processes and machines.
+    """
+
+    space: str
+    genes: HParams
+
+    def __init__(self, space: str, genes: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "space", space)
+        object.__setattr__(self, "genes", genes if isinstance(genes, HParams) else HParams(genes))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.genes[key]
+
+    def replace(self, **genes: Any) -> Architecture:
+        return Architecture(self.space, self.genes.replace(**genes))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"space": self.space, "genes": self.genes.to_json()}
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        """A stable 16-hex-digit identifier (sha256 of the canonical JSON)."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Architecture:
+        if "space" not in d or "genes" not in d:
+            raise NasError(f"not an architecture: expected keys 'space' and 'genes', got {sorted(d)}")
+        return cls(str(d["space"]), d["genes"])
+
+    def __repr__(self) -> str:
+        return f"Architecture({self.space}, {self.digest()})"
+
+
+def save_architecture(path: str | os.PathLike[str], arch: Architecture, **space_config: Any) -> Path:
+    """Write the architecture JSON (plus the space settings it was resolved with) atomically."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    data = arch.to_json()
+    if space_config:
+        data["space_config"] = {k: v for k, v in space_config.items() if v is not None}
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, p)
+    return p
+
+
+def load_architecture(path: str | os.PathLike[str]) -> tuple[Architecture, dict[str, Any]]:
+    """Read an architecture JSON written by ``save_architecture``: the arch and its space settings."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise NasError(f"architecture file {str(p)!r} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise NasError(f"architecture file {str(p)!r} is not JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(data, dict):
+        raise NasError(f"architecture file {str(p)!r} holds no JSON object")
+    return Architecture.from_json(data), dict(data.get("space_config", {}))

@@ -1,0 +1,135 @@
+"""The operation contract and the operation registry.
+
+Every operation is one small module under ``searchspace/ops/`` that subclasses ``OpSpec`` and
+registers itself with ``@OPS.register("name", instantiate=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nas.errors import NasError, TypeMismatchError
+from nas.searchspace.hparams import HParams
+from nas.searchspace.registry import Registry
+from nas.searchspace.tensor_type import Layout, TensorType
+
+if TYPE_CHECKING:
+    from torch import nn
+
+FAMILIES = ("conv", "attention", "ssm", "mlp", "spectral", "paramfree", "adapter")
+
+
+class OpSpec:
+    """One registered operation: a typed, costed, buildable layer or block.
+
+    Contract:
+    - ``family`` is one of ``FAMILIES``; ``accepts`` lists the input layouts it takes.
+    - ``domain`` maps each hyper-parameter to its allowed values (a tuple of choices, or a ``range``
+      for open integers such as channel counts); ``defaults`` fills the ones a caller leaves out.
+    - ``out_type(t, hp)`` is the output type; it raises ``NasError`` when ``hp`` cannot apply to ``t``
+      (for example H not divisible by the window). Layout checks happen in ``check``.
+    - ``macs``, ``params``, ``bytes`` are closed forms at batch 1. ``macs`` counts one multiply-accumulate
+      as one (the vision-NAS FLOPs convention); ``uncounted_macs`` is the part of ``macs`` that
+      ``torch.utils.flop_counter`` does not see (scans, FFTs, elementwise products): for every example,
+      ``macs - uncounted_macs == flop_counter_total / 2`` exactly. ``params`` equals
+      ``sum(p.numel() for p in build(t, hp).parameters())`` exactly. ``bytes`` is memory traffic
+      (activations read and written plus weights read) at ``dtype_bytes`` per element.
+    - ``build(t, hp)`` returns an ``nn.Module`` mapping a tensor of ``t.shape(B)`` to
+      ``out_type(t, hp).shape(B)``.
+    - ``examples()`` gives small (type, hp) cases that the shared op conformance tests run.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    accepts: ClassVar[tuple[Layout, ...]] = (Layout.MAP,)
+    domain: ClassVar[Mapping[str, Any]] = {}
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    description: ClassVar[str] = ""
+
+    # -- validation ---------------------------------------------------------------------------
+    def check(self, t: TensorType, hp: Mapping[str, Any] | None = None, *, where: str = "") -> HParams:
+        """Fill defaults, check the layout and every value against the domain; return the full hp."""
+        at = f"layer {where!r}: " if where else ""
+        if t.layout not in self.accepts:
+            raise TypeMismatchError(
+                f"{at}operation {self.name!r} accepts {'/'.join(l.value for l in self.accepts)}, "
+                f"got {t}"
+            )
+        full = dict(self.defaults)
+        full.update(hp or {})
+        unknown = sorted(set(full) - set(self.domain))
+        if unknown:
+            raise NasError(
+                f"{at}operation {self.name!r} has no hyper-parameter {unknown[0]!r}; "
+                f"allowed: {', '.join(sorted(self.domain)) or 'none'}"
+            )
+        missing = sorted(set(self.domain) - set(full))
+        if missing:
+            raise NasError(f"{at}operation {self.name!r} needs hyper-parameter {missing[0]!r}")
+        for k, allowed in self.domain.items():
+            v = full[k]
+            if isinstance(allowed, range):
+                ok = isinstance(v, int) and not isinstance(v, bool) and v in allowed
+            else:
+                ok = v in allowed
+            if not ok:
+                shown = f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range) else allowed
+                raise NasError(f"{at}operation {self.name!r}: {k}={v!r} not allowed; allowed: {shown}")
+        return HParams(full)
+
+    def resolve(self, t: TensorType, hp: Mapping[str, Any] | None = None, *, where: str = "") -> tuple[HParams, TensorType]:
+        """Check and compute the output type, naming the layer in any error."""
+        full = self.check(t, hp, where=where)
+        try:
+            out = self.out_type(t, full)
+        except NasError as e:
+            raise NasError(f"layer {where!r}: {e}" if where else str(e)) from None
+        return full, out
+
+    # -- the contract, implemented per op ------------------------------------------------------
+    def out_type(self, t: TensorType, hp: HParams) -> TensorType:
+        raise NotImplementedError
+
+    def macs(self, t: TensorType, hp: HParams) -> int:
+        raise NotImplementedError
+
+    def uncounted_macs(self, t: TensorType, hp: HParams) -> int:
+        return 0
+
+    def params(self, t: TensorType, hp: HParams) -> int:
+        raise NotImplementedError
+
+    def bytes(self, t: TensorType, hp: HParams, dtype_bytes: int = 4) -> int:
+        """Default traffic: read the input and the weights, write the output."""
+        out = self.out_type(t, hp)
+        return (t.numel + out.numel + self.params(t, hp)) * dtype_bytes
+
+    def build(self, t: TensorType, hp: HParams) -> nn.Module:
+        raise NotImplementedError
+
+    def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<op {self.name} ({self.family})>"
+
+
+def _load_builtin_ops() -> None:
+    from nas.searchspace import ops  # noqa: F401  (importing registers every built-in op)
+
+
+OPS: Registry[OpSpec] = Registry("op", loader=_load_builtin_ops)
+
+
+def register_op(name: str):
+    """Class decorator: set ``name`` on the class and register one instance of it."""
+
+    def deco(cls: type[OpSpec]) -> type[OpSpec]:
+        cls.name = name
+        if cls.family not in FAMILIES:
+            raise NasError(f"op {name!r}: family {cls.family!r} not in {FAMILIES}")
+        OPS.add(name, cls())
+        return cls
+
+    return deco

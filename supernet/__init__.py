@@ -1,0 +1,1 @@
+"""Weight-sharing supernets built from a space (``nas.supernet``)."""
