@@ -26,7 +26,8 @@ class OpSpec:
     Contract:
     - ``family`` is one of ``FAMILIES``; ``accepts`` lists the input layouts it takes.
     - ``domain`` maps each hyper-parameter to its allowed values (a tuple of choices, or a ``range``
-      for open integers such as channel counts); ``defaults`` fills the ones a caller leaves out.
+      for open integers such as channel counts, or a type such as ``HParams`` for nested values);
+      ``defaults`` fills the ones a caller leaves out.
     - ``out_type(t, hp)`` is the output type; it raises ``NasError`` when ``hp`` cannot apply to ``t``
       (for example H not divisible by the window). Layout checks happen in ``check``.
     - ``macs``, ``params``, ``bytes`` are closed forms at batch 1. ``macs`` counts one multiply-accumulate
@@ -37,6 +38,8 @@ class OpSpec:
       (activations read and written plus weights read) at ``dtype_bytes`` per element.
     - ``build(t, hp)`` returns an ``nn.Module`` mapping a tensor of ``t.shape(B)`` to
       ``out_type(t, hp).shape(B)``.
+    - ``token_mixer = True`` marks a shape-preserving mixer (out type == in type) that can fill the
+      mixer slot of a MetaFormer block (``metaformer`` op) in the ``hybrid`` space.
     - ``examples()`` gives small (type, hp) cases that the shared op conformance tests run.
     """
 
@@ -46,6 +49,8 @@ class OpSpec:
     domain: ClassVar[Mapping[str, Any]] = {}
     defaults: ClassVar[Mapping[str, Any]] = {}
     description: ClassVar[str] = ""
+    #: a shape-preserving spatial/token mixer usable in a MetaFormer block's mixer slot
+    token_mixer: ClassVar[bool] = False
 
     # -- validation ---------------------------------------------------------------------------
     def check(self, t: TensorType, hp: Mapping[str, Any] | None = None, *, where: str = "") -> HParams:
@@ -71,10 +76,13 @@ class OpSpec:
             v = full[k]
             if isinstance(allowed, range):
                 ok = isinstance(v, int) and not isinstance(v, bool) and v in allowed
+            elif isinstance(allowed, type):
+                ok = isinstance(v, allowed)
             else:
                 ok = v in allowed
             if not ok:
-                shown = f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range) else allowed
+                shown = (f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range)
+                         else allowed.__name__ if isinstance(allowed, type) else allowed)
                 raise NasError(f"{at}operation {self.name!r}: {k}={v!r} not allowed; allowed: {shown}")
         return HParams(full)
 
