@@ -41,3 +41,16 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     if new_v < 0.9 * v:
         new_v += divisor
     return new_v
+
+
+def fft_macs(n: int, real: bool = True) -> int:
+    """MACs we charge for one FFT (or inverse FFT) of ``n`` points; torch's flop counter counts none.
+
+    Convention (shared by every spectral op): a complex radix-2 FFT of n points has (n/2)·⌈log2 n⌉
+    butterflies with one complex multiply each, 4 real multiply-adds: 2·n·⌈log2 n⌉ MACs. A real-input
+    FFT (rfft / irfft) costs half: n·⌈log2 n⌉. A 2-D FFT of H×W is charged as one FFT of n = H·W points.
+    """
+    if n <= 1:
+        return 0
+    log = (n - 1).bit_length()
+    return n * log * (1 if real else 2)
