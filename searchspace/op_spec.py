@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.errors import NasError, TypeMismatchError
-from nas.searchspace.hparams import HParams
+from nas.searchspace.hparams import HParams, freeze
 from nas.searchspace.registry import Registry
 from nas.searchspace.tensor_type import Layout, TensorType
 
@@ -73,7 +73,7 @@ class OpSpec:
         if missing:
             raise NasError(f"{at}operation {self.name!r} needs hyper-parameter {missing[0]!r}")
         for k, allowed in self.domain.items():
-            v = full[k]
+            v = full[k] = freeze(full[k])
             if isinstance(allowed, range):
                 ok = isinstance(v, int) and not isinstance(v, bool) and v in allowed
             elif isinstance(allowed, type):

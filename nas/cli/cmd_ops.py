@@ -15,6 +15,8 @@ def add_parser(sub):
 def _domain_text(v) -> str:
     if isinstance(v, range):
         return f"{v.start}..{v.stop - 1}"
+    if isinstance(v, type):
+        return v.__name__
     return "|".join(str(x) for x in v)
 
 

@@ -8,7 +8,6 @@ from nas.errors import NasError
 from nas.searchspace.hparams import HParams
 from nas.searchspace.op_spec import OpSpec, register_op
 from nas.searchspace.ops._formulas import conv_macs, conv_out, conv_params, norm_params, same_padding
-from nas.searchspace.ops._layers import make_act
 from nas.searchspace.tensor_type import Layout, TensorType
 
 CHANNELS = range(1, 1 << 16)
@@ -48,6 +47,8 @@ class Conv(OpSpec):
 
     def build(self, t: TensorType, hp: HParams):
         from torch import nn
+
+        from nas.searchspace.ops._layers import make_act
 
         layers: list[nn.Module] = [nn.Conv2d(t.channels, hp["out"], hp["kernel"], hp["stride"], self._pad(hp),
                                              hp["dilation"], hp["groups"], bias=hp["bias"])]

@@ -1,0 +1,34 @@
+"""The searcher registry. ``SEARCHERS.get(name)(space, rng, **options)`` gives a ``Searcher``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nas.searchspace.registry import Registry
+
+BUILTIN = ("random", "evolution", "local", "nsga2", "optuna-tpe", "optuna-nsga2", "optuna-nsga3",
+           "optuna-random", "optuna-qmc", "optuna-gp", "optuna-bruteforce", "proxy-local")
+"""The built-in searchers (``deepmad`` registers itself from ``nas.search.deepmad`` when present)."""
+
+
+def _load_builtin_searchers() -> None:
+    from importlib import import_module
+    from pkgutil import iter_modules
+
+    import nas.search as pkg
+
+    skip = {"registry", "searcher", "trial"}
+    for m in iter_modules(pkg.__path__):
+        if not m.name.startswith("_") and m.name not in skip:
+            import_module(f"nas.search.{m.name}")
+
+
+SEARCHERS: Registry[Callable[..., Any]] = Registry("searcher", loader=_load_builtin_searchers)
+
+
+def make_searcher(name: str, space, rng: np.random.Generator | int | None = None, **options: Any):
+    """Build the registered searcher ``name`` (a one-line NasError lists the names on a typo)."""
+    return SEARCHERS.get(name)(space, rng, **options)

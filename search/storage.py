@@ -1,0 +1,133 @@
+"""Durable trial storage: Optuna's RDB storage (SQLite by default, any SQLAlchemy URL), or memory.
+
+Each finished trial is committed as it arrives, so a killed search loses no finished trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nas.errors import NasError
+from nas.search.trial import Trial
+
+_ATTR = "nas_trial"
+_CONFIG = "nas_config"
+
+
+class TrialStore(ABC):
+    """Where a search's trials live. Contract: ``append`` is durable when it returns; ``trials()``
+    returns every appended trial by number; ``config()`` is the run configuration saved by
+    ``set_config`` (None for a new store)."""
+
+    @abstractmethod
+    def append(self, trial: Trial) -> None: ...
+
+    @abstractmethod
+    def trials(self) -> dict[int, Trial]: ...
+
+    @abstractmethod
+    def config(self) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def set_config(self, config: Mapping[str, Any]) -> None: ...
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class MemoryStore(TrialStore):
+    """Trials in memory only (benchmarks, tests): nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._trials: dict[int, Trial] = {}
+        self._config: dict[str, Any] | None = None
+
+    def append(self, trial: Trial) -> None:
+        if trial.number in self._trials:
+            raise NasError(f"trial {trial.number} is stored already")
+        self._trials[trial.number] = trial
+
+    def trials(self) -> dict[int, Trial]:
+        return dict(self._trials)
+
+    def config(self) -> dict[str, Any] | None:
+        return None if self._config is None else dict(self._config)
+
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        self._config = dict(config)
+
+    def describe(self) -> str:
+        return "memory (not durable)"
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+class OptunaStore(TrialStore):
+    """One Optuna study in RDB storage per search.
+
+    Each of our trials becomes one Optuna trial added with ``study.add_trial``: state COMPLETE with the
+    objective values, PRUNED for an infeasible candidate (never evaluated), FAIL for a failed one; our
+    full trial record (number, architecture JSON, costs, scores) is its ``nas_trial`` user attribute,
+    so the study also opens in optuna-dashboard. The run configuration is a study user attribute.
+    """
+
+    def __init__(self, url: str, study_name: str, directions: Sequence[str], *, create: bool = True) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.url, self.study_name = url, study_name
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as e:  # sqlalchemy/driver errors: bad URL, missing driver, unreachable server
+            raise NasError(f"cannot open storage {url!r}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        names = {s.study_name for s in optuna.study.get_all_study_summaries(storage)}
+        if study_name not in names and not create:
+            raise NasError(f"no study {study_name!r} in {url!r}; studies there: {sorted(names) or 'none'}")
+        self.study = optuna.create_study(storage=storage, study_name=study_name,
+                                         directions=list(directions), load_if_exists=True)
+        have = [d.name.lower() for d in self.study.directions]
+        if have != list(directions):
+            raise NasError(f"study {study_name!r} in {url!r} has directions {have}, not {list(directions)}")
+
+    def append(self, trial: Trial) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
+        state = {"complete": TrialState.COMPLETE, "infeasible": TrialState.PRUNED,
+                 "failed": TrialState.FAIL}[trial.state]
+        values = list(trial.values) if trial.complete else None
+        self.study.add_trial(optuna.trial.create_trial(
+            state=state, values=values, user_attrs={_ATTR: json.dumps(trial.to_json())}))
+
+    def trials(self) -> dict[int, Trial]:
+        out: dict[int, Trial] = {}
+        for ft in self.study.get_trials(deepcopy=False):
+            raw = ft.user_attrs.get(_ATTR)
+            if raw is None:
+                continue
+            t = Trial.from_json(json.loads(raw))
+            out.setdefault(t.number, t)
+        return out
+
+    def config(self) -> dict[str, Any] | None:
+        raw = self.study.user_attrs.get(_CONFIG)
+        return None if raw is None else json.loads(raw)
+
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        self.study.set_user_attr(_CONFIG, json.dumps(dict(config), sort_keys=True))
+
+    def describe(self) -> str:
+        return f"optuna RDB {self.url} (study {self.study_name})"
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {}

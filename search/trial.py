@@ -1,0 +1,267 @@
+"""Trial records and search results: frozen values, Pareto front, hypervolume, save/load."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nas.errors import NasError
+from nas.searchspace.architecture import Architecture
+from nas.searchspace.hparams import HParams
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATES = ("complete", "infeasible", "failed")
+DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated (or rejected) architecture. Immutable.
+
+    Contract: ``state`` is "complete" (``values`` holds one float per objective, in the order of the
+    search's objectives), "infeasible" (over a hard constraint; never evaluated, ``values`` empty) or
+    "failed" (the evaluator raised; ``error`` says what). ``costs`` holds the cheap analytic costs
+    (``flops``, ``params``, and ``latency_ms`` when a target is known); ``scores`` every score or
+    metric the evaluator reported (objectives included); ``info`` anything else JSON-able (for
+    example a benchmark's test accuracy, which must not guide the search).
+    """
+
+    number: int
+    arch: Architecture
+    state: str = "complete"
+    costs: Mapping[str, float] = field(default_factory=HParams)
+    values: tuple[float, ...] = ()
+    scores: Mapping[str, float] = field(default_factory=HParams)
+    duration_s: float = 0.0
+    error: str = ""
+    info: Mapping[str, Any] = field(default_factory=HParams)
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise NasError(f"trial state {self.state!r} not allowed; allowed: {', '.join(STATES)}")
+        object.__setattr__(self, "costs", HParams({k: float(v) for k, v in self.costs.items()}))
+        object.__setattr__(self, "scores", HParams({k: float(v) for k, v in self.scores.items()}))
+        object.__setattr__(self, "info", HParams(self.info))
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+        if self.state == "complete" and not self.values:
+            raise NasError(f"trial {self.number}: a complete trial needs objective values")
+
+    @property
+    def complete(self) -> bool:
+        return self.state == "complete"
+
+    def renumbered(self, number: int) -> Trial:
+        return replace(self, number=number)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "arch": self.arch.to_json(), "state": self.state,
+                "costs": dict(self.costs), "values": list(self.values), "scores": dict(self.scores),
+                "duration_s": self.duration_s, "error": self.error, "info": self.info.to_json()}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Trial:
+        return cls(number=int(d["number"]), arch=Architecture.from_json(d["arch"]), state=d["state"],
+                   costs=d.get("costs", {}), values=tuple(d.get("values", ())), scores=d.get("scores", {}),
+                   duration_s=float(d.get("duration_s", 0.0)), error=d.get("error", ""),
+                   info=d.get("info", {}))
+
+
+def check_directions(objectives: Sequence[str], directions: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Validate objective names and their directions; one direction per objective."""
+    objectives, directions = tuple(objectives), tuple(directions)
+    if not objectives:
+        raise NasError("at least one objective is needed")
+    if len(set(objectives)) != len(objectives):
+        raise NasError(f"objectives {list(objectives)} repeat a name")
+    if len(directions) != len(objectives):
+        raise NasError(f"{len(objectives)} objectives {list(objectives)} but {len(directions)} directions")
+    for d in directions:
+        if d not in DIRECTIONS:
+            raise NasError(f"direction {d!r} not allowed; allowed: {', '.join(DIRECTIONS)}")
+    return objectives, directions
+
+
+def _as_minimization(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return values * signs
+
+
+def nondominated_mask(points: np.ndarray) -> np.ndarray:
+    """Rows of ``points`` (to minimise) that no other row dominates. Duplicates all stay."""
+    n = len(points)
+    mask = np.ones(n, dtype=bool)
+    for i in range(n):
+        if not mask[i]:
+            continue
+        le = np.all(points <= points[i], axis=1)
+        lt = np.any(points < points[i], axis=1)
+        if np.any(le & lt):
+            mask[i] = False
+    return mask
+
+
+def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
+    """Hypervolume (to minimise) dominated by ``points`` and bounded by ``reference``.
+
+    Points not strictly better than the reference in every objective add nothing. Exact; a sweep in
+    two dimensions, recursive slicing over the first objective otherwise (fronts of hundreds of points).
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, len(reference))
+    ref = np.asarray(reference, dtype=np.float64)
+    pts = pts[np.all(pts < ref, axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    pts = np.unique(pts[nondominated_mask(pts)], axis=0)
+    return _hv(pts, ref)
+
+
+def _hv(pts: np.ndarray, ref: np.ndarray) -> float:
+    if pts.shape[1] == 1:
+        return float(ref[0] - pts[:, 0].min())
+    if pts.shape[1] == 2:
+        order = np.argsort(pts[:, 0])
+        total, best_y = 0.0, ref[1]
+        for x, y in pts[order]:
+            if y < best_y:
+                total += (ref[0] - x) * (best_y - y)
+                best_y = y
+        return float(total)
+    order = np.argsort(pts[:, 0])
+    pts = pts[order]
+    total = 0.0
+    for i in range(len(pts)):
+        upper = pts[i + 1, 0] if i + 1 < len(pts) else ref[0]
+        width = upper - pts[i, 0]
+        if width <= 0:
+            continue
+        sl = pts[: i + 1, 1:]
+        sl = sl[nondominated_mask(sl)]
+        total += width * _hv(sl, ref[1:])
+    return float(total)
+
+
+class SearchResult:
+    """All trials of one search, with the objectives they were scored on.
+
+    Contract: ``trials`` in number order; ``pareto_front()`` the complete trials no other complete trial
+    dominates; ``hypervolume(reference)`` of that front; ``save``/``load`` round-trip exactly (JSON);
+    ``to_dataframe()`` one row per trial with columns number, state, digest, arch, each objective,
+    each cost and score, duration_s.
+    """
+
+    def __init__(self, trials: Iterable[Trial], objectives: Sequence[str] = ("score",),
+                 directions: Sequence[str] = ("maximize",), config: Mapping[str, Any] | None = None) -> None:
+        self.objectives, self.directions = check_directions(objectives, directions)
+        self.trials: list[Trial] = sorted(trials, key=lambda t: t.number)
+        self.config: dict[str, Any] = dict(config or {})
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    @property
+    def complete(self) -> list[Trial]:
+        return [t for t in self.trials if t.complete]
+
+    def _min_values(self, trials: Sequence[Trial]) -> np.ndarray:
+        vals = np.array([t.values for t in trials], dtype=np.float64).reshape(len(trials), len(self.objectives))
+        return _as_minimization(vals, self.directions)
+
+    def best(self, objective: str | None = None) -> Trial:
+        """The complete trial best on one objective (default: the first); ties go to the earliest."""
+        done = self.complete
+        if not done:
+            raise NasError("no complete trial in this result")
+        k = self.objectives.index(objective) if objective else 0
+        sign = -1.0 if self.directions[k] == "maximize" else 1.0
+        return min(done, key=lambda t: (sign * t.values[k], t.number))
+
+    def pareto_front(self) -> list[Trial]:
+        """Complete, non-dominated trials (one per architecture digest), best first on objective 0."""
+        seen: dict[str, Trial] = {}
+        for t in self.complete:
+            seen.setdefault(t.arch.digest(), t)
+        done = list(seen.values())
+        if not done:
+            return []
+        mask = nondominated_mask(self._min_values(done))
+        front = [t for t, m in zip(done, mask) if m]
+        sign = -1.0 if self.directions[0] == "maximize" else 1.0
+        return sorted(front, key=lambda t: (sign * t.values[0], t.number))
+
+    def hypervolume(self, reference: Sequence[float]) -> float:
+        """Hypervolume of the front in the objectives' own units; ``reference`` is the worst corner."""
+        if len(reference) != len(self.objectives):
+            raise NasError(f"reference point needs {len(self.objectives)} values, got {len(reference)}")
+        front = self.pareto_front()
+        if not front:
+            return 0.0
+        ref = _as_minimization(np.asarray(reference, dtype=np.float64), self.directions)
+        return hypervolume(self._min_values(front), ref)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {"number": t.number, "state": t.state, "digest": t.arch.digest(),
+                                   "arch": t.arch.canonical_json()}
+            for name, v in zip(self.objectives, t.values):
+                row[name] = v
+            for k, v in t.costs.items():
+                row.setdefault(k, v)
+            for k, v in t.scores.items():
+                row.setdefault(k, v)
+            row["duration_s"] = t.duration_s
+            row["error"] = t.error
+            rows.append(row)
+        cols = ["number", "state", "digest", "arch", *self.objectives]
+        df = pd.DataFrame(rows)
+        if df.empty:
+            return pd.DataFrame(columns=cols)
+        return df[cols + [c for c in df.columns if c not in cols]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"objectives": list(self.objectives), "directions": list(self.directions),
+                "config": self.config, "trials": [t.to_json() for t in self.trials]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SearchResult:
+        return cls([Trial.from_json(t) for t in d["trials"]], d["objectives"], d["directions"], d.get("config"))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write JSON atomically."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1, default=_json_default) + "\n")
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SearchResult:
+        p = Path(path)
+        try:
+            return cls.from_json(json.loads(p.read_text()))
+        except FileNotFoundError:
+            raise NasError(f"result file {str(p)!r} does not exist") from None
+        except (json.JSONDecodeError, KeyError) as e:
+            raise NasError(f"result file {str(p)!r} is not a search result: {e}") from None
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, HParams):
+        return o.to_json()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
