@@ -173,6 +173,7 @@ class PeakMeasurement:
 
     gflops: float
     bandwidth_gbs: float
+    overhead_us: float
     threads: int
     how: str
 
@@ -193,8 +194,15 @@ def measure_peak(threads: int | None = None, n: int = 1024, copy_mb: int = 256, 
             dst.copy_(src)
         mm_ms = min(timer(lambda: torch.mm(a, b, out=c)) for _ in range(runs))
         cp_ms = min(timer(lambda: dst.copy_(src)) for _ in range(runs))
+        tiny, one = torch.nn.ReLU(), torch.ones(1)
+
+        def calls() -> None:
+            for _ in range(1000):
+                tiny(one)
+        overhead_us = statistics.median(timer(calls) for _ in range(runs))  # ms per 1000 calls = us per call
     gflops = 2 * n**3 / (mm_ms * 1e-3) / 1e9
     bw = 2 * src.numel() * 4 / (cp_ms * 1e-3) / 1e9
-    how = (f"torch {torch.__version__}: best of {runs} torch.mm({n}x{n}, {n}x{n}) fp32 (2*n^3 FLOPs); "
-           f"best of {runs} copy_ of {copy_mb} MiB fp32 (read+write bytes); {nthreads} threads")
-    return PeakMeasurement(gflops, bw, nthreads, how)
+    how = (f"torch {torch.__version__}, {nthreads} threads: best of {runs} torch.mm({n}x{n}, {n}x{n}) fp32 "
+           f"(2*n^3 FLOPs); best of {runs} copy_ of {copy_mb} MiB fp32 (read+write bytes); per-kernel "
+           f"overhead = median time of one nn.ReLU call on a 1-element tensor")
+    return PeakMeasurement(gflops, bw, overhead_us, nthreads, how)

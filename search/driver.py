@@ -41,7 +41,7 @@ class SearchLoop:
 
     def __init__(self, searcher: Searcher, n_trials: int, *, costs: CostFn | None = None,
                  budgets: Sequence[Budget] = (), store: TrialStore | None = None, batch_size: int = 1,
-                 on_trial: OnTrial | None = None) -> None:
+                 on_trial: OnTrial | None = None, stop_after_failures: int | None = None) -> None:
         if n_trials < 0:
             raise NasError(f"number of trials must be >= 0, got {n_trials}")
         if batch_size < 1:
@@ -62,6 +62,7 @@ class SearchLoop:
         self.trials: dict[int, Trial] = {}
         self.replayed = 0
         self.evaluated = 0
+        self.stop_after_failures = stop_after_failures
 
     # -- one architecture ---------------------------------------------------------------------------
     def _costs(self, arch: Architecture) -> dict[str, float]:
@@ -87,6 +88,10 @@ class SearchLoop:
         if not replayed:
             self.store.append(trial)
             self.evaluated += trial.complete or trial.state == "failed"
+            n = self.stop_after_failures
+            if n and self.evaluated == n and all(t.state != "complete" for t in self.trials.values()) \
+                    and trial.state == "failed":
+                raise NasError(f"the first {n} evaluated trials all failed, stopping; the first error: {trial.error}")
         self.trials[trial.number] = trial
         if self.on_trial is not None:
             self.on_trial(trial, replayed)
@@ -173,14 +178,16 @@ class SearchLoop:
 def run_search(searcher: Searcher, evaluator: Evaluator, n_trials: int, *, costs: CostFn | None = None,
                budgets: Sequence[Budget] = (), store: TrialStore | None = None, batch_size: int = 1,
                workers: int = 1, ray_address: str | None = None, on_trial: OnTrial | None = None,
-               config: Mapping[str, Any] | None = None, ray_storage: str | None = None) -> SearchResult:
+               config: Mapping[str, Any] | None = None, ray_storage: str | None = None,
+               stop_after_failures: int | None = None) -> SearchResult:
     """Run (or resume, when ``store`` holds trials) a search of ``n_trials`` trials.
 
-    ``workers > 1`` or a ``ray_address`` evaluates each batch's architectures on Ray Tune; the trials
+    ``stop_after_failures=n`` raises a NasError when the first ``n`` evaluated trials all failed (a score
+    that cannot handle the space fails every trial). ``workers > 1`` or a ``ray_address`` evaluates each batch's architectures on Ray Tune; the trials
     are the same as the serial run's with the same seed and ``batch_size``.
     """
     loop = SearchLoop(searcher, n_trials, costs=costs, budgets=budgets, store=store, batch_size=batch_size,
-                      on_trial=on_trial)
+                      on_trial=on_trial, stop_after_failures=stop_after_failures)
     if searcher.owns_loop:
         if workers > 1 or ray_address:
             raise NasError(f"searcher {searcher.name!r} runs its own loop; it cannot use --workers/--ray-address")

@@ -227,6 +227,9 @@ class SearchResult:
         df = pd.DataFrame(rows)
         if df.empty:
             return pd.DataFrame(columns=cols)
+        for c in cols:
+            if c not in df.columns:
+                df[c] = np.nan
         return df[cols + [c for c in df.columns if c not in cols]]
 
     def to_json(self) -> dict[str, Any]:

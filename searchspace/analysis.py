@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nas.errors import NasError
 from nas.searchspace.architecture import Architecture
+from nas.searchspace.hparams import HParams
 from nas.searchspace.netspec import Layer, NetSpec
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.space import SearchSpace
@@ -110,15 +111,30 @@ def family_counts(specs: Iterable[NetSpec]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def spec_costs(spec: NetSpec, dtype_bytes: int = 4) -> dict[str, int]:
-    """The ``METRICS`` columns of one resolved network, each op's closed form evaluated once."""
+#: (op, in_type, hp, dtype_bytes) -> (macs, params, bytes) of one layer; ops are pure functions of these
+CostCache = dict[tuple[str, TensorType, HParams, int], tuple[int, int, int]]
+
+
+def spec_costs(spec: NetSpec, dtype_bytes: int = 4, cache: CostCache | None = None) -> dict[str, int]:
+    """The ``METRICS`` columns of one resolved network (the sums of ``nas.hw_models.analytic``).
+
+    Pass the same ``cache`` dict across calls to evaluate each distinct (op, input type, hp) once:
+    a sampled space repeats the same blocks in many networks (and NB201 repeats each cell five times).
+    """
     flops = params = memory = traffic = 0
     peak = spec.input.numel
     for layer in spec.layers:
-        op = OPS.get(layer.op)
-        flops += op.macs(layer.in_type, layer.hp)
-        params += op.params(layer.in_type, layer.hp)
-        traffic += op.bytes(layer.in_type, layer.hp, dtype_bytes)
+        key = (layer.op, layer.in_type, layer.hp, dtype_bytes)
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            op = OPS.get(layer.op)
+            hit = (op.macs(layer.in_type, layer.hp), op.params(layer.in_type, layer.hp),
+                   op.bytes(layer.in_type, layer.hp, dtype_bytes))
+            if cache is not None:
+                cache[key] = hit
+        flops += hit[0]
+        params += hit[1]
+        traffic += hit[2]
         memory += layer.out_type.numel
         peak = max(peak, layer.in_type.numel + layer.out_type.numel)
     return {"flops": flops, "params": params, "memory": memory, "peak_memory": peak, "bytes": traffic}
@@ -140,10 +156,10 @@ class SpaceAnalysis:
     seed: int | None
     rows: tuple[Mapping[str, Any], ...]
     families: Mapping[str, int]
+    distributions: Mapping[str, Distribution]
     failures: int = 0
     first_failure: str = ""
     seconds: float = 0.0
-    distributions: Mapping[str, Distribution] = field(default_factory=dict)
 
     @property
     def samples(self) -> int:
@@ -187,6 +203,7 @@ def analyze_space(
     rows: list[dict[str, Any]] = []
     specs: list[NetSpec] = []
     cache: dict[Architecture, tuple[NetSpec, dict[str, int]]] = {}
+    layer_cache: CostCache = {}
     failures, first = 0, ""
     for arch in archs:
         hit = cache.get(arch)
@@ -197,7 +214,7 @@ def analyze_space(
                 failures += 1
                 first = first or str(e)
                 continue
-            hit = cache[arch] = (spec, spec_costs(spec))
+            hit = cache[arch] = (spec, spec_costs(spec, cache=layer_cache))
         spec, costs = hit
         specs.append(spec)
         rows.append({"digest": arch.digest(), **costs})

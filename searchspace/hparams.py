@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+_SCALARS = frozenset((int, float, str, bool, type(None)))
+
 
 def freeze(value: Any) -> Any:
     """Turn dicts into HParams and lists into tuples, recursively, so the value is hashable."""
+    if type(value) in _SCALARS:  # fast path: resolve freezes every hp value
+        return value
     if isinstance(value, HParams):
         return value
     if isinstance(value, Mapping):
         return HParams(value)
     if isinstance(value, (list, tuple)):
+        if type(value) is tuple and all(type(v) in _SCALARS for v in value):
+            return value
         return tuple(freeze(v) for v in value)
     return value
 

@@ -181,8 +181,9 @@ class SearchSpace(ABC):
         """The type-checked NetSpec of ``a`` at ``input`` (default: the space's input)."""
         self.validate(a)
         inp = input or self.input
-        return resolve_layers(inp, self.layers(a.genes, inp), name=f"{self.name}:{a.digest()}",
-                              meta={"space": self.name, "digest": a.digest()})
+        digest = a.digest()
+        return resolve_layers(inp, self.layers(a.genes, inp), name=f"{self.name}:{digest}",
+                              meta={"space": self.name, "digest": digest})
 
     def to_graph(self, a: Architecture):  # -> networkx.DiGraph
         """The network as a networkx DiGraph: one node per layer, with op, family, types and costs."""

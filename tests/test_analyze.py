@@ -13,7 +13,16 @@ import pytest
 from nas.cli.main import main
 from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
-from nas.searchspace import OPS, SPACES, Dimension, HParams, SearchSpace, TensorType, get_space, resolve_layers
+from nas.searchspace import (
+    OPS,
+    SPACES,
+    Dimension,
+    HParams,
+    SearchSpace,
+    TensorType,
+    get_space,
+    resolve_layers,
+)
 from nas.searchspace.analysis import (
     METRICS,
     Distribution,
@@ -160,3 +169,70 @@ def test_nb201_cell_counts_its_six_edges() -> None:
     edges = ("nor_conv_3x3", "none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3")
     spec = resolve_layers(TensorType.map(16, 32, 32), [("cell", "nb201_cell", {"edges": edges})])
     assert sorted(layer_families(spec.layers[0])) == ["conv"] * 3 + ["paramfree"] * 3
+
+
+SPACE_NAMES = ("hybrid", "mobilenet", "resnet", "nb201")
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", SPACE_NAMES)
+def test_cli_json_matches_the_library(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert name in SPACES.names()
+    code, out, _ = _cli(capsys, "analyze", name, "--samples", "20", "--seed", "1", "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    space = get_space(name)
+    assert d["space"] == name and d["size"] == space.size() and d["samples"] == 20
+    assert d["size_before_constraints"] is has_constraints(space)
+    rng = np.random.default_rng(1)
+    specs = [space.resolve(space.sample(rng)) for _ in range(20)]
+    assert d["resolved"] == 20 and d["failures"] == 0
+    flops = [analytic_costs(s).flops for s in specs]
+    params = [analytic_costs(s).params for s in specs]
+    assert (d["flops"]["min"], d["flops"]["max"]) == (min(flops), max(flops))
+    assert (d["params"]["min"], d["params"]["max"]) == (min(params), max(params))
+    assert d["flops"]["median"] == pytest.approx(float(np.median(flops)), rel=1e-12)
+    assert set(d["memory"]) == {"min", "p10", "median", "p90", "max", "mean"}
+    assert d["families"] == family_counts(specs)
+    assert sum(d["families"].values()) >= sum(len(s.layers) for s in specs)
+
+
+def test_nb201_size_is_exact_and_unconstrained(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "analyze", "nb201", "--samples", "5")
+    assert code == 0
+    assert "space nb201: 15,625 architectures, 6 genes, input 3x32x32" in out
+    assert "before constraints" not in out
+
+
+def test_table_says_before_constraints_for_a_constrained_space(capsys: pytest.CaptureFixture[str]) -> None:
+    constrained = [n for n in SPACE_NAMES if has_constraints(get_space(n))]
+    for name in constrained:
+        code, out, _ = _cli(capsys, "analyze", name, "--samples", "3")
+        assert code == 0 and f"{get_space(name).size():,} architectures (before constraints)" in out
+        assert "median" in out and "family" in out
+
+
+def test_input_changes_the_costs(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out32, _ = _cli(capsys, "analyze", "nb201", "--samples", "10", "--format", "json")
+    _, out64, _ = _cli(capsys, "analyze", "nb201", "--samples", "10", "--input", "3x64x64", "--format", "json")
+    a, b = json.loads(out32), json.loads(out64)
+    assert b["input"] == "3x64x64"
+    # every conv of an NB201 network scales with H·W; only the classifier (C·classes) does not
+    assert a["flops"]["min"] < b["flops"]["min"] < 4 * a["flops"]["min"] + 1
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (("analyze", "nb201", "--samples", "0"), "--samples must be at least 1, got 0"),
+    (("analyze", "no_such_space"), "unknown space 'no_such_space'; allowed: "),
+    (("analyze", "nb201", "--input", "3x32"), "bad input size '3x32'"),
+])
+def test_bad_input_is_one_line_exit_2(argv: tuple[str, ...], needle: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert needle in err and err.count("\n") == 1

@@ -82,11 +82,10 @@ def test_cell_node_semantics_match_nb201() -> None:
     x = torch.randn(2, 3, 5, 5)
     conv13 = m.edges["3_1"]
     with torch.no_grad():
-        n1 = torch.zeros_like(x)
-        n2 = x                                     # skip from node 0; none from node 1
-        n3 = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False) + conv13(n1) + n2
-        assert torch.allclose(m(x), n3, atol=1e-6)
-        assert conv13(n1).abs().sum() > 0 or conv13[2].bias.abs().sum() == 0  # zeros go through BN
+        conv13[2].bias.fill_(0.5)                  # node 1 is zeros: conv13(zeros) = BN bias = 0.5
+        pooled = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+        expected = pooled + 0.5 + x                # edge03 pool(node0) + edge13(node1) + edge23(node2 = x)
+        assert torch.allclose(m(x), expected, atol=1e-6)
 
 
 def test_parse_and_to_string_round_trip_all_15625(space) -> None:

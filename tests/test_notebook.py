@@ -59,7 +59,8 @@ def test_notebook_runs_and_reports_nb201_spearman() -> None:
     assert result["nb201_cells"] == 15625
     # NB201's best cell (index 6111, cifar10 train+valid test) as SOURCE.md records it
     assert result["best_cifar10_test"] == pytest.approx(94.3733, abs=1e-4)
-    # Bigger NB201 cells are more accurate but far from strictly: FLOPs rank accuracy with rho in this band
-    assert 0.4 < result["spearman_flops_cifar10_test"] < 0.9
+    # Our FLOPs rank the cells' accuracy with rho = 0.7527 with the current cost formulas. The band leaves room for
+    # cost-model refinements; a broken join of arch strings gives rho near 0, a unit mix-up a sign flip.
+    assert 0.70 < result["spearman_flops_cifar10_test"] < 0.80
     assert set(result["spaces"]) >= {"hybrid", "mobilenet", "resnet", "nb201"}
     assert all(s["size"] > 1 and s["median_flops"] > 0 for s in result["spaces"].values())

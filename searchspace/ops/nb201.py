@@ -7,6 +7,7 @@ AvgPool2d(3, 1, 1, count_include_pad=False), ``skip_connect`` the identity and `
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from nas.errors import NasError
@@ -39,6 +40,16 @@ def edge_equivalent(op: str, channels: int) -> tuple[str, dict[str, Any]]:
     return "zero", {}
 
 
+@lru_cache(maxsize=1024)
+def edge_costs(op: str, t: TensorType, dtype_bytes: int = 4) -> tuple[int, int, int, int]:
+    """(macs, uncounted_macs, params, bytes) of one cell edge on ``t``, from its registered equivalent."""
+    name, hp = edge_equivalent(op, t.channels)
+    spec = OPS.get(name)
+    full = spec.check(t, hp)
+    return (spec.macs(t, full), spec.uncounted_macs(t, full), spec.params(t, full),
+            spec.bytes(t, full, dtype_bytes))
+
+
 def check_edges(edges: Any) -> tuple[str, ...]:
     """The six edge op names, or a one-line NasError naming the bad value."""
     if not isinstance(edges, tuple) or len(edges) != len(NB201_EDGES):
@@ -68,27 +79,18 @@ class NB201Cell(OpSpec):
         check_edges(hp["edges"])
         return t
 
-    def _edges(self, t: TensorType, hp: HParams) -> list[tuple[OpSpec, HParams]]:
-        out = []
-        for e in check_edges(hp["edges"]):
-            name, ehp = edge_equivalent(e, t.channels)
-            spec = OPS.get(name)
-            out.append((spec, spec.check(t, ehp)))
-        return out
-
     def macs(self, t: TensorType, hp: HParams) -> int:
-        return sum(spec.macs(t, ehp) for spec, ehp in self._edges(t, hp))
+        return sum(edge_costs(e, t)[0] for e in check_edges(hp["edges"]))
 
     def uncounted_macs(self, t: TensorType, hp: HParams) -> int:
-        return sum(spec.uncounted_macs(t, ehp) for spec, ehp in self._edges(t, hp))
+        return sum(edge_costs(e, t)[1] for e in check_edges(hp["edges"]))
 
     def params(self, t: TensorType, hp: HParams) -> int:
-        return sum(spec.params(t, ehp) for spec, ehp in self._edges(t, hp))
+        return sum(edge_costs(e, t)[2] for e in check_edges(hp["edges"]))
 
     def bytes(self, t: TensorType, hp: HParams, dtype_bytes: int = 4) -> int:
         edges = check_edges(hp["edges"])
-        total = sum(spec.bytes(t, ehp, dtype_bytes) for (spec, ehp), e in zip(self._edges(t, hp), edges)
-                    if e != "none")
+        total = sum(edge_costs(e, t, dtype_bytes)[3] for e in edges if e != "none")
         relus = sum(e.startswith("nor_conv") for e in edges)
         adds = sum(max(0, sum(e != "none" for e, (_, j) in zip(edges, NB201_EDGES) if j == node) - 1)
                    for node in (1, 2, 3))

@@ -1,0 +1,302 @@
+"""Calibrating the ``cpu`` target on this machine: measure a layer table and fit the learned correction.
+
+``calibrate(config)`` (a) measures this CPU's peak for the roofline profile, (b) lists the distinct layers
+of many sampled architectures of a space and measures them, most frequent first, interleaved in small
+groups, (c) measures whole sampled networks interleaved and (d) fits the learned correction on them.
+The result is stored under ``user_data_dir()/<machine id>.json`` (merged with what is there: calibrating
+``hybrid`` then ``mobilenet`` keeps both), where the ``cpu`` target finds it next time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.errors import NasError
+from nas.hw_models.learned import LearnedCorrection, network_features, spec_layer_features
+from nas.hw_models.lookup_table import LatencyTable, TableEntry, layer_key
+from nas.hw_models.machine import cpu_model, default_threads, machine_id, user_data_dir
+from nas.hw_models.profiles import DeviceProfile, load_profile
+from nas.hw_models.roofline import RooflineModel
+from nas.searchspace.architecture import Architecture
+from nas.searchspace.netspec import Layer, NetSpec
+
+CALIBRATION_FORMAT = "nas-cpu-calibration/1"
+SHIPPED_PROFILE = "amd_epyc_2c"
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """Settings of one calibration run (written into the calibration file).
+
+    ``enumerate_archs`` architectures are sampled to list the space's distinct layers; at most
+    ``max_layers`` of them are measured (``layer_runs`` interleaved runs each, most frequent first);
+    ``networks`` further architectures are measured whole (``net_runs`` runs) to fit the correction.
+    Layer measurement stops at ``layer_share`` of ``budget_s``; the whole run aims to end within it.
+    """
+
+    space: str = "hybrid"
+    input: str | None = None
+    batch: int = 1
+    threads: int | None = None
+    seed: int = 0
+    enumerate_archs: int = 400
+    max_layers: int = 2000
+    layer_runs: int = 7
+    networks: int = 40
+    net_runs: int = 7
+    budget_s: float = 540.0
+    layer_share: float = 0.55
+    measure_peak: bool = True
+
+    def __post_init__(self) -> None:
+        for k in ("batch", "enumerate_archs", "layer_runs", "networks", "net_runs"):
+            if getattr(self, k) < 1:
+                raise NasError(f"calibration {k}={getattr(self, k)} must be at least 1")
+        if self.networks < 3:
+            raise NasError(f"calibration networks={self.networks} must be at least 3 to fit the correction")
+        if self.budget_s <= 0 or not 0 < self.layer_share < 1:
+            raise NasError("calibration budget_s must be positive and layer_share in (0, 1)")
+
+
+@dataclass
+class Calibration:
+    """This machine's CPU latency data: machine description, roofline profile, layer table, the measured
+    networks and, per space, the learned correction fitted on them (``corrections[space][base]``)."""
+
+    machine: dict[str, Any]
+    profile: DeviceProfile
+    table: LatencyTable
+    networks: list[dict[str, Any]]
+    corrections: dict[str, dict[str, LearnedCorrection]]
+    configs: list[dict[str, Any]]
+
+    @property
+    def roofline(self) -> RooflineModel:
+        return self.table.roofline
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": CALIBRATION_FORMAT, "machine": self.machine, "profile": self.profile.to_json(),
+                "table": self.table.to_json(), "networks": self.networks,
+                "corrections": {s: {b: c.to_json() for b, c in d.items()} for s, d in self.corrections.items()},
+                "configs": self.configs}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Calibration:
+        if d.get("format") != CALIBRATION_FORMAT:
+            raise NasError(f"not a CPU calibration file: format {d.get('format')!r}, expected {CALIBRATION_FORMAT!r}")
+        profile = DeviceProfile.from_json(d["profile"])
+        table = LatencyTable.from_json(d["table"], RooflineModel(profile))
+        corr = {s: {b: LearnedCorrection.from_json(c) for b, c in v.items()} for s, v in d.get("corrections", {}).items()}
+        return cls(dict(d["machine"]), profile, table, list(d.get("networks", [])), corr, list(d.get("configs", [])))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically (temporary file, then rename)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), sort_keys=True) + "\n")
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Calibration:
+        p = Path(path)
+        try:
+            return cls.from_json(json.loads(p.read_text()))
+        except FileNotFoundError:
+            raise NasError(f"calibration file {str(p)!r} does not exist") from None
+        except json.JSONDecodeError as e:
+            raise NasError(f"calibration file {str(p)!r} is not JSON: {e.msg} at line {e.lineno}") from None
+
+    # -- using it ----------------------------------------------------------------------------------
+    def layer_rows(self, spec: NetSpec, base: str = "table", batch: int = 1) -> np.ndarray:
+        terms = [self.roofline.layer_terms(layer, batch) for layer in spec.layers]
+        base_ms = (self.table.per_layer_ms(spec, batch) if base == "table" else [t.total_ms for t in terms])
+        return spec_layer_features(spec, base_ms, terms)
+
+    def correction_for(self, spec: NetSpec, base: str = "table") -> LearnedCorrection | None:
+        space = spec.meta.get("space") if spec.meta else None
+        return self.corrections.get(str(space), {}).get(base) if space else None
+
+    def refit(self, space: str, bases: Sequence[str] = ("table", "roofline")) -> None:
+        """Refit ``space``'s corrections from the stored measured networks."""
+        from nas.searchspace import get_space
+
+        rows = [n for n in self.networks if n["space"] == space]
+        if len(rows) < 3:
+            return
+        specs = [_resolve_stored(get_space, n) for n in rows]
+        y = np.array([n["ms"] for n in rows])
+        for base in bases:
+            X = np.stack([network_features(self.layer_rows(s, base, int(n.get("batch", 1))))
+                          for s, n in zip(specs, rows)])
+            self.corrections.setdefault(space, {})[base] = LearnedCorrection.fit(X, y, base=base)
+
+
+def _resolve_stored(get_space: Callable[..., Any], n: Mapping[str, Any]) -> NetSpec:
+    from nas.searchspace.tensor_type import parse_input
+
+    sp = get_space(n["space"], input=parse_input(n["input"]) if n.get("input") else None)
+    return sp.resolve(Architecture.from_json(n["arch"]))
+
+
+def calibration_path(threads: int | None = None) -> Path:
+    """Where this machine's calibration for ``threads`` threads lives."""
+    return user_data_dir() / f"{machine_id(threads or default_threads())}.json"
+
+
+def shipped_calibration_path() -> Path:
+    """The calibration shipped in the package (measured on the development machine)."""
+    return Path(__file__).resolve().parent / "tables" / "cpu_default.json"
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    import torch
+
+    return {"id": machine_id(threads), "cpu": cpu_model(), "threads": threads, "torch": torch.__version__,
+            "measured_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
+
+
+def distinct_layers(specs: Sequence[NetSpec]) -> list[tuple[Layer, int]]:
+    """Distinct layers (by op, hp, input type) of ``specs`` with their counts, most frequent first."""
+    counts: Counter[str] = Counter()
+    first: dict[str, Layer] = {}
+    for spec in specs:
+        for layer in spec.layers:
+            k = layer_key(layer)
+            counts[k] += 1
+            first.setdefault(k, layer)
+    return [(first[k], c) for k, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def measure_layers(layers: Sequence[Layer], *, batch: int, runs: int, threads: int, deadline: float,
+                   group_size: int = 12, log: Log = _stderr) -> list[TableEntry]:
+    """Measure layers in interleaved groups until ``deadline`` (a ``time.perf_counter`` value)."""
+    import torch
+
+    from nas.hw_models.measure import time_interleaved
+
+    out: list[TableEntry] = []
+    gen = torch.Generator().manual_seed(0)
+    for start in range(0, len(layers), group_size):
+        if time.perf_counter() > deadline:
+            log(f"  layer budget reached after {len(out)} of {len(layers)} layers")
+            break
+        chunk = layers[start:start + group_size]
+        fns = []
+        for layer in chunk:
+            module = layer.spec.build(layer.in_type, layer.hp).eval()
+            x = torch.randn(layer.in_type.shape(batch), generator=gen)
+            fns.append(lambda m=module, x=x: m(x))
+        ms = time_interleaved(fns, runs=runs, warmup=2, threads=threads, min_round_ms=0.5)
+        out += [TableEntry(layer, batch, "fp32", m.median_ms, m.iqr_rel) for layer, m in zip(chunk, ms)]
+        if (start // group_size) % 10 == 0:
+            log(f"  layers measured: {len(out)}/{len(layers)}")
+    return out
+
+
+def measure_networks(specs: Sequence[NetSpec], *, batch: int, runs: int, threads: int,
+                     group_size: int = 8, log: Log = _stderr) -> list[float]:
+    """Median ms of whole networks, measured interleaved in groups."""
+    from nas.hw_models.measure import measure_specs
+
+    out: list[float] = []
+    for start in range(0, len(specs), group_size):
+        ms = measure_specs(specs[start:start + group_size], batch=batch, runs=runs, warmup=2, threads=threads)
+        out += [m.median_ms for m in ms]
+        log(f"  networks measured: {len(out)}/{len(specs)}")
+    return out
+
+
+def load_or_new(path: Path, threads: int, profile: DeviceProfile) -> Calibration:
+    """The calibration at ``path`` (when it was measured on this machine id), else an empty one."""
+    if path.is_file():
+        cal = Calibration.load(path)
+        if cal.machine.get("id") == machine_id(threads):
+            return cal
+    info = machine_info(threads)
+    return Calibration(info, profile, LatencyTable(info, RooflineModel(profile)), [], {}, [])
+
+
+def measured_profile(threads: int, log: Log = _stderr) -> DeviceProfile:
+    """This CPU's profile with peaks measured now (efficiencies and overhead from the shipped CPU profile)."""
+    from nas.hw_models.measure import measure_peak
+
+    base = load_profile(SHIPPED_PROFILE)
+    peak = measure_peak(threads=threads)
+    log(f"  peak: {peak.gflops:.1f} GFLOP/s fp32, {peak.bandwidth_gbs:.1f} GB/s, {peak.overhead_us:.1f} us/call")
+    return replace(base, name=machine_id(threads), description=f"{cpu_model()}, {threads} threads (measured)",
+                   peak_gflops={"fp32": round(peak.gflops, 1)}, bandwidth_gbs=round(peak.bandwidth_gbs, 2),
+                   kernel_overhead_us=round(min(max(peak.overhead_us, 1.0), 20.0), 2), source=peak.how,
+                   threads=threads, extra={"cpu_model": cpu_model()})
+
+
+def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = None, log: Log = _stderr) -> tuple[Calibration, Path]:
+    """Run a calibration (see the module docstring); returns the merged calibration and where it was saved."""
+    from nas.searchspace import get_space
+    from nas.searchspace.tensor_type import parse_input
+
+    t0 = time.perf_counter()
+    threads = config.threads or default_threads()
+    target_path = Path(path) if path else calibration_path(threads)
+    space = get_space(config.space, input=parse_input(config.input) if config.input else None)
+    rng = np.random.default_rng(config.seed)
+
+    profile = measured_profile(threads, log) if config.measure_peak else load_profile(SHIPPED_PROFILE)
+    cal = load_or_new(target_path, threads, profile)
+    if config.measure_peak:
+        cal.profile = profile
+        cal.table = LatencyTable(cal.table.device, RooflineModel(profile), cal.table.entries)
+
+    log(f"calibrating {config.space} on {machine_id(threads)} ({threads} threads, batch {config.batch}), "
+        f"budget {config.budget_s:.0f} s")
+    enum_specs = [space.resolve(space.sample(rng)) for _ in range(config.enumerate_archs)]
+    net_archs = [space.sample(rng) for _ in range(config.networks)]
+    net_specs = [space.resolve(a) for a in net_archs]
+    # layers of the networks that fit the correction come first, then the rest by frequency
+    todo = [layer for layer, _ in distinct_layers(net_specs) + distinct_layers(enum_specs)]
+    seen: set[str] = set()
+    layers = []
+    for layer in todo:
+        k = layer_key(layer, config.batch)
+        if k not in seen:
+            seen.add(k)
+            layers.append(layer)
+    layers = layers[:config.max_layers]
+    log(f"  {len(layers)} distinct layers in {config.enumerate_archs + config.networks} sampled architectures")
+    deadline = t0 + config.budget_s * config.layer_share
+    for e in measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads,
+                            deadline=deadline, log=log):
+        cal.table.add(e)
+
+    ms = measure_networks(net_specs, batch=config.batch, runs=config.net_runs, threads=threads, log=log)
+    inp = space.config()["input"]
+    cal.networks = [n for n in cal.networks if n["space"] != config.space or n.get("input") != inp] + [
+        {"space": config.space, "input": inp, "batch": config.batch, "arch": a.to_json(), "ms": m}
+        for a, m in zip(net_archs, ms)]
+    cal.refit(config.space)
+    cal.configs = [c for c in cal.configs if c.get("space") != config.space] + [
+        {**asdict(config), "threads": threads, "seconds": round(time.perf_counter() - t0, 1)}]
+    cal.machine = {**machine_info(threads)}
+    cal.table.device = cal.machine
+    saved = cal.save(target_path)
+    log(f"calibration saved to {saved} in {time.perf_counter() - t0:.0f} s")
+    return cal, saved

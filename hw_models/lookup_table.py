@@ -1,0 +1,195 @@
+"""Lookup-table latency: per-layer latencies measured on one device, interpolated for layers not measured.
+
+A key is (op, full hyper-parameters, input type, batch, dtype). A layer in the table gets its measured
+time. A layer not in it is interpolated from the measured layers of the same *variant* (same op, and for
+a MetaFormer block the same token mixer): each of the nearest measured neighbours (in log compute time,
+log memory time, log tokens, log channels, and the number of differing hyper-parameters) contributes its
+measured time scaled by the ratio of the two layers' roofline times, so sizes between and beyond the
+measured ones follow the device's roofline shape, anchored on measurement. A variant never measured
+falls back to the roofline time times the median measured/roofline ratio of its family (or of the table).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nas.errors import NasError
+from nas.hw_models.roofline import LayerTerms, RooflineModel
+from nas.searchspace.hparams import HParams
+from nas.searchspace.netspec import Layer, NetSpec
+from nas.searchspace.op_spec import OPS
+from nas.searchspace.tensor_type import TensorType
+
+TABLE_FORMAT = "nas-latency-table/1"
+NEIGHBOURS = 3
+
+
+def layer_key(layer: Layer, batch: int = 1, dtype: str = "fp32") -> str:
+    """The canonical key of a layer measurement."""
+    return json.dumps({"op": layer.op, "hp": layer.hp.to_json(), "in": layer.in_type.to_json(),
+                       "batch": batch, "dtype": dtype}, sort_keys=True, separators=(",", ":"))
+
+
+def variant(layer: Layer) -> str:
+    """Layers of one variant share their implementation: the op, plus the mixer for a MetaFormer block."""
+    return f"{layer.op}/{layer.hp['mixer']}" if layer.op == "metaformer" else layer.op
+
+
+def group(layer: Layer) -> str:
+    """The family a layer's time mostly belongs to: the mixer's family for a MetaFormer block."""
+    if layer.op == "metaformer":
+        return OPS.get(layer.hp["mixer"]).family
+    return layer.family
+
+
+def _leaves(hp: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(hp, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in hp.items():
+            out.update(_leaves(v, f"{prefix}{k}."))
+        return out
+    return {prefix: hp}
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One measured layer: the layer, batch, dtype, median ms and its relative inter-quartile range."""
+
+    layer: Layer
+    batch: int
+    dtype: str
+    ms: float
+    iqr_rel: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.layer.op, "hp": self.layer.hp.to_json(), "in": self.layer.in_type.to_json(),
+                "batch": self.batch, "dtype": self.dtype, "ms": self.ms, "iqr_rel": self.iqr_rel}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TableEntry:
+        t = TensorType.from_json(d["in"])
+        spec = OPS.get(d["op"])
+        hp, out = spec.resolve(t, d["hp"], where="table entry")
+        return cls(Layer("table", d["op"], hp, t, out), int(d["batch"]), str(d["dtype"]), float(d["ms"]),
+                   float(d.get("iqr_rel", 0.0)))
+
+
+class LatencyTable:
+    """Per-layer latencies measured on one device, with interpolation (see the module docstring).
+
+    Contract: ``device`` records where and how the table was measured (machine id, CPU, threads, torch
+    version); ``layer_ms(layer, batch, dtype)`` is the measured median when the key is present, else an
+    interpolation that never returns a negative time; ``per_layer_ms(spec)`` maps it over a NetSpec.
+    ``roofline`` (a model of the same device) supplies the size scaling for interpolation.
+    """
+
+    def __init__(self, device: Mapping[str, Any], roofline: RooflineModel,
+                 entries: Iterable[TableEntry] = ()) -> None:
+        self.device = dict(device)
+        self.roofline = roofline
+        self._entries: dict[str, TableEntry] = {}
+        self._by_variant: dict[tuple[str, int, str], list[TableEntry]] = defaultdict(list)
+        self._terms_cache: dict[tuple[str, int], LayerTerms] = {}
+        for e in entries:
+            self.add(e)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, layer: Layer) -> bool:
+        return layer_key(layer) in self._entries
+
+    @property
+    def entries(self) -> list[TableEntry]:
+        return list(self._entries.values())
+
+    def add(self, entry: TableEntry) -> None:
+        """Add or replace one measurement."""
+        if entry.ms < 0 or not math.isfinite(entry.ms):
+            raise NasError(f"table entry for {entry.layer.op} has a bad time {entry.ms!r}; it must be >= 0")
+        key = layer_key(entry.layer, entry.batch, entry.dtype)
+        old = self._entries.get(key)
+        bucket = self._by_variant[(variant(entry.layer), entry.batch, entry.dtype)]
+        if old is not None:
+            bucket.remove(old)
+        self._entries[key] = entry
+        bucket.append(entry)
+
+    def _terms(self, layer: Layer, batch: int) -> LayerTerms:
+        key = (layer_key(layer), batch)
+        terms = self._terms_cache.get(key)
+        if terms is None:
+            terms = self._terms_cache[key] = self.roofline.layer_terms(layer, batch)
+        return terms
+
+    def _roof(self, layer: Layer, batch: int) -> float:
+        return max(self._terms(layer, batch).total_ms, 1e-6)
+
+    def _features(self, layer: Layer, batch: int) -> tuple[float, ...]:
+        terms = self._terms(layer, batch)
+        return (math.log(terms.compute_ms + 1e-6), math.log(terms.memory_ms + 1e-6),
+                math.log(layer.in_type.tokens), math.log(layer.in_type.channels))
+
+    def _distance(self, layer: Layer, f: tuple[float, ...], e: TableEntry, batch: int) -> float:
+        fe = self._features(e.layer, batch)
+        a, b = _leaves(layer.hp), _leaves(e.layer.hp)
+        differing = sum(a.get(k) != b.get(k) for k in set(a) | set(b))
+        return sum(abs(x - y) for x, y in zip(f, fe)) + differing
+
+    def _ratio(self, entries: Iterable[TableEntry]) -> float | None:
+        ratios = [e.ms / self._roof(e.layer, e.batch) for e in entries]
+        return statistics.median(ratios) if ratios else None
+
+    def layer_ms(self, layer: Layer, batch: int = 1, dtype: str = "fp32") -> float:
+        hit = self._entries.get(layer_key(layer, batch, dtype))
+        if hit is not None:
+            return hit.ms
+        return self.interpolate(layer, batch, dtype)
+
+    def interpolate(self, layer: Layer, batch: int = 1, dtype: str = "fp32") -> float:
+        """The table's estimate for a layer, ignoring an exact entry (used to test the interpolation)."""
+        key = layer_key(layer, batch, dtype)
+        rt = self._roof(layer, batch)
+        same = [e for e in self._by_variant.get((variant(layer), batch, dtype), ())
+                if layer_key(e.layer, e.batch, e.dtype) != key]
+        if not same:  # other batch sizes of the same variant: the roofline scales the batch
+            same = [e for (v, _, d), es in self._by_variant.items() if v == variant(layer) and d == dtype
+                    for e in es if layer_key(e.layer, e.batch, e.dtype) != key]
+        if same:
+            f = self._features(layer, batch)
+            near = sorted(same, key=lambda e: self._distance(layer, f, e, batch))[:NEIGHBOURS]
+            weights = [1.0 / (self._distance(layer, f, e, batch) + 0.05) for e in near]
+            est = sum(w * e.ms * rt / self._roof(e.layer, e.batch) for w, e in zip(weights, near))
+            return est / sum(weights)
+        g = group(layer)
+        ratio = self._ratio(e for e in self._entries.values() if group(e.layer) == g and e.dtype == dtype)
+        if ratio is None:
+            ratio = self._ratio(self._entries.values())
+        return rt * (ratio if ratio is not None else 1.0)
+
+    def per_layer_ms(self, spec: NetSpec, batch: int = 1, dtype: str = "fp32") -> list[float]:
+        return [self.layer_ms(layer, batch, dtype) for layer in spec.layers]
+
+    def latency_ms(self, spec: NetSpec, batch: int = 1, dtype: str = "fp32") -> float:
+        return float(sum(self.per_layer_ms(spec, batch, dtype)))
+
+    def coverage(self, spec: NetSpec, batch: int = 1, dtype: str = "fp32") -> float:
+        """Share of the spec's layers measured exactly."""
+        if not spec.layers:
+            return 1.0
+        return sum(layer_key(l, batch, dtype) in self._entries for l in spec.layers) / len(spec.layers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": TABLE_FORMAT, "device": self.device, "entries": [e.to_json() for e in self._entries.values()]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], roofline: RooflineModel) -> LatencyTable:
+        if d.get("format") != TABLE_FORMAT:
+            raise NasError(f"not a latency table: format {d.get('format')!r}, expected {TABLE_FORMAT!r}")
+        return cls(d["device"], roofline, (TableEntry.from_json(e) for e in d["entries"]))

@@ -1,0 +1,134 @@
+"""``nas search``: find the best-scoring networks under a budget on a target; print their Pareto front."""
+
+from __future__ import annotations
+
+from nas.cli._output import add_format
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "search", help="search a space under a budget; Pareto front of score, latency, FLOPs",
+        description="Search a space with a training-free score under hard budgets. Trials are stored as "
+                    "they finish (SQLite in the run folder by default); --resume continues a killed run.")
+    p.add_argument("--budget", action="append", metavar="BUDGET",
+                   help="hard budget, repeatable: 600M-flops, 4.1G-macs, 25M-params, 5ms-latency")
+    p.add_argument("--target", help="hardware target for latency (e.g. gpu, cpu)")
+    p.add_argument("--space", help="search space (default: hybrid; see `nas spaces`)")
+    p.add_argument("--input", help="input size CxHxW (default: the space's)")
+    p.add_argument("--classes", type=int, help="number of classes (default: the space's)")
+    p.add_argument("--strategy", help="searcher (default: nsga2): random, evolution, local, nsga2, optuna-tpe, "
+                                      "optuna-nsga2, optuna-nsga3, deepmad, ...")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="searcher option, repeatable (value read as JSON when it parses), e.g. population=32")
+    p.add_argument("--score", help="training-free score to maximise (default: deepmad)")
+    p.add_argument("--objectives", help="comma list, NAME[:max|min]; default score,latency_ms,flops with a "
+                                        "target, else score,flops")
+    p.add_argument("--trials", type=int, help="number of trials (default: 300)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--batch-size", type=int,
+                   help="architectures asked per batch (default: 8); the trials depend on seed and batch size, "
+                        "not on --workers")
+    p.add_argument("--workers", type=int, help="evaluate on local Ray Tune with N workers (default: 1, no Ray)")
+    p.add_argument("--ray-address", help="evaluate on a Ray cluster at this address (e.g. ray://host:10001)")
+    p.add_argument("--out", help="run folder (default: runs/search-SPACE-STRATEGY-seedSEED)")
+    p.add_argument("--resume", action="store_true", help="continue the run stored in --out/--storage")
+    p.add_argument("--storage", help="SQLAlchemy URL of the trial store (default: sqlite in the run folder)")
+    p.add_argument("--study", help="study name in the storage (default: the run folder's name)")
+    p.add_argument("--config", help="TOML/YAML/JSON file setting SearchConfig fields (flags override it)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format(p)
+    return p
+
+
+def _options(items):
+    import json
+
+    from nas.errors import NasError
+
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NasError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _config(args):
+    from nas.search.config import SearchConfig
+
+    base = SearchConfig.from_file(args.config) if args.config else SearchConfig()
+    flags = {"space": args.space, "input": args.input, "num_classes": args.classes, "strategy": args.strategy,
+             "trials": args.trials, "seed": args.seed, "target": args.target, "score": args.score,
+             "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
+             "storage": args.storage, "study": args.study}
+    over = {k: v for k, v in flags.items() if v is not None}
+    if args.budget:
+        over["budgets"] = tuple(args.budget)
+    if args.objectives:
+        from nas.search.run import parse_objectives
+
+        names, dirs = parse_objectives(args.objectives)
+        over["objectives"], over["directions"] = names, dirs
+    if args.option:
+        over["strategy_options"] = {**base.strategy_options, **_options(args.option)}
+    return SearchConfig.from_mapping(over, base)
+
+
+def run(args) -> int:
+    import sys
+
+    from tqdm import tqdm
+
+    from nas.cli._output import emit_json, table
+    from nas.search.report import summary
+    from nas.search.run import search
+
+    config = _config(args)
+    bar = tqdm(total=config.trials, file=sys.stderr, desc="search", unit="trial", disable=args.no_progress,
+               dynamic_ncols=True)
+    best = {"score": None}
+
+    def on_trial(trial, replayed: bool) -> None:
+        if trial.complete and "score" in trial.scores:
+            s = trial.scores["score"]
+            best["score"] = s if best["score"] is None else max(best["score"], s)
+        bar.update(1)
+        if best["score"] is not None:
+            bar.set_postfix(best=f"{best['score']:.4g}", refresh=False)
+
+    try:
+        result, plan, out = search(config, args.out, resume=args.resume, on_trial=on_trial,
+                                   log=lambda m: tqdm.write(m, file=sys.stderr))
+    finally:
+        bar.close()
+    import json
+
+    front = json.loads((out / "front.json").read_text())["pareto"]
+    info = summary(result)
+    if args.format == "json":
+        emit_json({"space": config.space, "strategy": config.strategy, "seed": config.seed,
+                   "score": config.score, "target": plan.config.target if plan.target_model else None,
+                   "budgets": [b.text for b in plan.budgets], "objectives": list(plan.objectives),
+                   "directions": list(plan.directions), "summary": info, "run_folder": str(out),
+                   "plot": str(out / "front.png"), "pareto": front})
+        return 0
+    cols = ["score", "flops_M", "params_M"] + (["latency_ms"] if plan.target_model else []) + ["arch"]
+    rows = [{"score": r["score"], "flops_M": r["flops"] / 1e6, "params_M": r["params"] / 1e6,
+             "latency_ms": r.get("latency_ms"), "arch": r["arch"]} for r in front]
+    print(f"{config.space} / {config.strategy} / seed {config.seed}: {info['complete']} complete, "
+          f"{info['infeasible']} infeasible, {info['failed']} failed of {info['trials']} trials; "
+          f"score = {config.score}")
+    if plan.target_model:
+        print(f"latency: {plan.target_model}")
+    for b in plan.budgets:
+        print(f"budget {b}: {b.describe()}")
+    print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(plan.objectives, plan.directions))}):")
+    table(rows, cols)
+    print(f"run folder: {out} (config.json, trials.csv, front.json, front.png, study.db)")
+    if info["failed"]:
+        print(f"failed trials, first errors: {info['failed_errors']}", file=sys.stderr)
+    return 0

@@ -1,0 +1,99 @@
+"""The run folder: resolved config, all trials (CSV + JSON), the Pareto front as JSON with one
+architecture JSON per network (readable by ``nas cost``), and a PNG plot of the front."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.search.trial import SearchResult, Trial
+from nas.searchspace.architecture import save_architecture
+
+if TYPE_CHECKING:
+    from nas.search.run import Plan
+
+
+def front_rows(result: SearchResult, arch_dir: Path, space_config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per Pareto-front network: ``arch`` (path of its architecture JSON), ``score``, ``flops``,
+    ``params``, ``latency_ms`` (when known), every objective, ``digest`` and ``trial``."""
+    rows = []
+    for t in result.pareto_front():
+        path = save_architecture(arch_dir / f"{t.arch.digest()}.json", t.arch, **space_config)
+        row: dict[str, Any] = {"arch": str(path), "score": t.scores.get("score"),
+                               "flops": t.costs.get("flops"), "params": t.costs.get("params")}
+        if "latency_ms" in t.costs:
+            row["latency_ms"] = t.costs["latency_ms"]
+        for name, v in zip(result.objectives, t.values):
+            row[name] = v
+        row.update(digest=t.arch.digest(), trial=t.number)
+        rows.append(row)
+    return rows
+
+
+def summary(result: SearchResult) -> dict[str, Any]:
+    states = {s: sum(t.state == s for t in result.trials) for s in ("complete", "infeasible", "failed")}
+    errors = sorted({t.error for t in result.trials if t.state == "failed"})
+    return {"trials": len(result), **states, "failed_errors": errors[:5]}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def plot_front(result: SearchResult, path: Path) -> Path | None:
+    """Scatter of every complete trial, objective 0 against each other objective; the front in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = result.complete
+    if not done:
+        return None
+    front = {t.number for t in result.pareto_front()}
+    others = list(range(1, len(result.objectives))) or [None]
+    fig, axes = plt.subplots(1, len(others), figsize=(5.5 * len(others), 4.2), squeeze=False)
+    for ax, k in zip(axes[0], others):
+        xs = [t.values[k] if k is not None else t.number for t in done]
+        ys = [t.values[0] for t in done]
+        ax.scatter(xs, ys, s=10, c="0.7", label="trials")
+        f = sorted((x, y) for x, y, t in zip(xs, ys, done) if t.number in front)
+        if f:
+            ax.plot([p[0] for p in f], [p[1] for p in f], "o-", c="tab:red", ms=4, label="Pareto front")
+        ax.set_xlabel(result.objectives[k] if k is not None else "trial")
+        ax.set_ylabel(result.objectives[0])
+        ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"{len(done)} complete trials, {len(front)} on the front")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def write_run_folder(out: Path, result: SearchResult, plan: Plan, storage_url: str) -> dict[str, Any]:
+    """Write everything a user keeps from a run; returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    result.save(out / "trials.json")
+    df = result.to_dataframe()
+    tmp = out / "trials.csv.tmp"
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, out / "trials.csv")
+    rows = front_rows(result, out / "archs", plan.ref.arch_config())
+    front = {"objectives": list(result.objectives), "directions": list(result.directions), "pareto": rows}
+    _write_json(out / "front.json", front)
+    png = plot_front(result, out / "front.png")
+    paths = {"folder": str(out), "config": str(out / "config.json"), "trials_csv": str(out / "trials.csv"),
+             "trials_json": str(out / "trials.json"), "front": str(out / "front.json"),
+             "plot": str(png) if png else None, "storage": storage_url}
+    return paths
+
+
+def best_by(trials: list[Trial], key: str) -> Trial | None:
+    done = [t for t in trials if t.complete and key in t.scores]
+    return max(done, key=lambda t: t.scores[key]) if done else None

@@ -1,0 +1,127 @@
+"""Costs and training-free scores of a registered space's architectures (what ``nas search`` evaluates)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from nas.errors import NasError
+from nas.searchspace.architecture import Architecture
+from nas.searchspace.space import SearchSpace, get_space
+from nas.searchspace.tensor_type import parse_input
+
+
+def load_target(name: str | None) -> Any | None:
+    """The latency target ``name`` from ``nas.hw_models.targets``; None when no name is given.
+
+    A NasError when the target module is not installed or the name is unknown.
+    """
+    if not name:
+        return None
+    try:
+        from nas.hw_models.targets import get_target
+    except ModuleNotFoundError as e:
+        if e.name == "nas.hw_models.targets":
+            raise NasError(f"latency targets are not available in this install; cannot use target {name!r}") from None
+        raise
+    return get_target(name)
+
+
+def targets_available() -> bool:
+    try:
+        import nas.hw_models.targets  # noqa: F401
+    except ModuleNotFoundError as e:
+        if e.name == "nas.hw_models.targets":
+            return False
+        raise
+    return True
+
+
+@dataclass(frozen=True)
+class SpaceRef:
+    """A registered space with its settings, cheap to pickle (rebuilt lazily on a worker)."""
+
+    name: str
+    input: str | None = None
+    num_classes: int | None = None
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        return get_space(self.name, input=parse_input(self.input) if self.input else None,
+                         num_classes=self.num_classes)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name, "input": self.input, "num_classes": self.num_classes}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+    def arch_config(self) -> dict[str, Any]:
+        """What ``save_architecture`` writes beside an architecture so ``nas cost`` resolves it the same way."""
+        sp = self.space
+        return {"input": f"{sp.input.channels}x{sp.input.height}x{sp.input.width}", "num_classes": sp.num_classes}
+
+
+@dataclass(frozen=True)
+class SpaceCosts:
+    """``costs(arch)``: analytic FLOPs (MACs) and params, and ``latency_ms`` on ``target`` when given."""
+
+    ref: SpaceRef
+    target: str | None = None
+
+    @cached_property
+    def _target(self) -> Any | None:
+        return load_target(self.target)
+
+    def __call__(self, arch: Architecture) -> dict[str, float]:
+        from nas.hw_models.analytic import analytic_costs
+
+        spec = self.ref.space.resolve(arch)
+        c = analytic_costs(spec)
+        out = {"flops": float(c.flops), "params": float(c.params)}
+        if self._target is not None:
+            out["latency_ms"] = float(self._target.latency_ms(spec))
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ref": self.ref, "target": self.target}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+
+@dataclass(frozen=True)
+class ScoreEvaluator:
+    """Evaluates an architecture with a registered training-free score (``nas.predictors.score.SCORES``).
+
+    Returns ``{"score": value, score_name: value}``. Picklable: the space and the score are rebuilt on
+    the worker.
+    """
+
+    ref: SpaceRef
+    score: str = "deepmad"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def _score(self) -> Any:
+        from nas.predictors.score import SCORES
+
+        return SCORES.get(self.score)(**dict(self.options))
+
+    def __call__(self, arch: Architecture) -> dict[str, float]:
+        value = float(self._score(self.ref.space.resolve(arch)))
+        return {"score": value, self.score: value}
+
+    def describe(self) -> str:
+        return str(getattr(self._score, "description", self.score))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ref": self.ref, "score": self.score, "options": dict(self.options)}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
