@@ -44,6 +44,7 @@ class CalibrationConfig:
     ``max_layers`` of them are measured (``layer_runs`` interleaved runs each, most frequent first);
     ``networks`` further architectures are measured whole (``net_runs`` runs) to fit the correction.
     Layer measurement stops at ``layer_share`` of ``budget_s``; the whole run aims to end within it.
+    Layers already in this machine's table are kept (so a killed run resumes) unless ``fresh``.
     """
 
     space: str = "hybrid"
@@ -53,12 +54,13 @@ class CalibrationConfig:
     seed: int = 0
     enumerate_archs: int = 400
     max_layers: int = 2000
-    layer_runs: int = 7
-    networks: int = 40
-    net_runs: int = 7
+    layer_runs: int = 9
+    networks: int = 50
+    net_runs: int = 9
     budget_s: float = 540.0
     layer_share: float = 0.55
     measure_peak: bool = True
+    fresh: bool = False
 
     def __post_init__(self) -> None:
         for k in ("batch", "enumerate_archs", "layer_runs", "networks", "net_runs"):
@@ -122,7 +124,7 @@ class Calibration:
 
     # -- using it ----------------------------------------------------------------------------------
     def layer_rows(self, spec: NetSpec, base: str = "table", batch: int = 1) -> np.ndarray:
-        terms = [self.roofline.layer_terms(layer, batch) for layer in spec.layers]
+        terms = [self.table.terms(layer, batch) for layer in spec.layers]
         base_ms = (self.table.per_layer_ms(spec, batch) if base == "table" else [t.total_ms for t in terms])
         return spec_layer_features(spec, base_ms, terms)
 
@@ -188,8 +190,10 @@ def distinct_layers(specs: Sequence[NetSpec]) -> list[tuple[Layer, int]]:
 
 
 def measure_layers(layers: Sequence[Layer], *, batch: int, runs: int, threads: int, deadline: float,
-                   group_size: int = 12, log: Log = _stderr) -> list[TableEntry]:
-    """Measure layers in interleaved groups until ``deadline`` (a ``time.perf_counter`` value)."""
+                   group_size: int = 12, log: Log = _stderr,
+                   on_group: Callable[[list[TableEntry]], None] | None = None) -> list[TableEntry]:
+    """Measure layers in interleaved groups until ``deadline`` (a ``time.perf_counter`` value);
+    ``on_group`` receives each group's entries as they arrive."""
     import torch
 
     from nas.hw_models.measure import time_interleaved
@@ -207,7 +211,10 @@ def measure_layers(layers: Sequence[Layer], *, batch: int, runs: int, threads: i
             x = torch.randn(layer.in_type.shape(batch), generator=gen)
             fns.append(lambda m=module, x=x: m(x))
         ms = time_interleaved(fns, runs=runs, warmup=2, threads=threads, min_round_ms=0.5)
-        out += [TableEntry(layer, batch, "fp32", m.median_ms, m.iqr_rel) for layer, m in zip(chunk, ms)]
+        got = [TableEntry(layer, batch, "fp32", m.median_ms, m.iqr_rel) for layer, m in zip(chunk, ms)]
+        out += got
+        if on_group is not None:
+            on_group(got)
         if (start // group_size) % 10 == 0:
             log(f"  layers measured: {len(out)}/{len(layers)}")
     return out
@@ -237,10 +244,14 @@ def load_or_new(path: Path, threads: int, profile: DeviceProfile) -> Calibration
 
 
 def measured_profile(threads: int, log: Log = _stderr) -> DeviceProfile:
-    """This CPU's profile with peaks measured now (efficiencies and overhead from the shipped CPU profile)."""
+    """This CPU's roofline profile: the shipped one when it was measured on this machine id (peaks are
+    best measured on a quiet machine), else peaks measured now with the shipped efficiencies."""
     from nas.hw_models.measure import measure_peak
 
     base = load_profile(SHIPPED_PROFILE)
+    if base.extra.get("machine_id") == machine_id(threads):
+        log(f"  peak: shipped profile {base.name} was measured on this machine id; using it")
+        return base
     peak = measure_peak(threads=threads)
     log(f"  peak: {peak.gflops:.1f} GFLOP/s fp32, {peak.bandwidth_gbs:.1f} GB/s, {peak.overhead_us:.1f} us/call")
     return replace(base, name=machine_id(threads), description=f"{cpu_model()}, {threads} threads (measured)",
@@ -282,10 +293,22 @@ def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = N
             layers.append(layer)
     layers = layers[:config.max_layers]
     log(f"  {len(layers)} distinct layers in {config.enumerate_archs + config.networks} sampled architectures")
+    if not config.fresh:
+        have = {layer_key(e.layer, e.batch, e.dtype) for e in cal.table.entries}
+        layers = [layer for layer in layers if layer_key(layer, config.batch) not in have]
+        log(f"  {len(layers)} of them not yet in this machine's table")
     deadline = t0 + config.budget_s * config.layer_share
-    for e in measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads,
-                            deadline=deadline, log=log):
-        cal.table.add(e)
+    groups = [0]
+
+    def keep(entries: list[TableEntry]) -> None:
+        for e in entries:
+            cal.table.add(e)
+        groups[0] += 1
+        if groups[0] % 10 == 0:  # written as it arrives: a killed run resumes from here
+            cal.save(target_path)
+
+    measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads, deadline=deadline,
+                   log=log, on_group=keep)
 
     ms = measure_networks(net_specs, batch=config.batch, runs=config.net_runs, threads=threads, log=log)
     inp = space.config()["input"]

@@ -96,6 +96,7 @@ class LatencyTable:
         self._entries: dict[str, TableEntry] = {}
         self._by_variant: dict[tuple[str, int, str], list[TableEntry]] = defaultdict(list)
         self._terms_cache: dict[tuple[str, int], LayerTerms] = {}
+        self._ms_cache: dict[str, float] = {}
         for e in entries:
             self.add(e)
 
@@ -120,6 +121,11 @@ class LatencyTable:
             bucket.remove(old)
         self._entries[key] = entry
         bucket.append(entry)
+        self._ms_cache.clear()
+
+    def terms(self, layer: Layer, batch: int = 1) -> LayerTerms:
+        """The roofline terms of ``layer`` (cached)."""
+        return self._terms(layer, batch)
 
     def _terms(self, layer: Layer, batch: int) -> LayerTerms:
         key = (layer_key(layer), batch)
@@ -147,10 +153,14 @@ class LatencyTable:
         return statistics.median(ratios) if ratios else None
 
     def layer_ms(self, layer: Layer, batch: int = 1, dtype: str = "fp32") -> float:
-        hit = self._entries.get(layer_key(layer, batch, dtype))
+        key = layer_key(layer, batch, dtype)
+        hit = self._entries.get(key)
         if hit is not None:
             return hit.ms
-        return self.interpolate(layer, batch, dtype)
+        ms = self._ms_cache.get(key)
+        if ms is None:
+            ms = self._ms_cache[key] = self.interpolate(layer, batch, dtype)
+        return ms
 
     def interpolate(self, layer: Layer, batch: int = 1, dtype: str = "fp32") -> float:
         """The table's estimate for a layer, ignoring an exact entry (used to test the interpolation)."""

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
-
-PROFILE_PACKAGE = "nas.hw_models"
-
 
 @dataclass(frozen=True)
 class DeviceProfile:
@@ -65,13 +61,13 @@ class DeviceProfile:
         return cls(**d)
 
 
-def _profile_dir():
-    return resources.files(PROFILE_PACKAGE).joinpath("profiles")
+def _profile_dir() -> Path:
+    return Path(__file__).resolve().parent / "profiles"
 
 
 def profile_names() -> list[str]:
     """Names of the shipped profiles (file stems in ``hw_models/profiles``)."""
-    return sorted(p.name[:-5] for p in _profile_dir().iterdir() if p.name.endswith(".json"))
+    return sorted(p.stem for p in _profile_dir().glob("*.json"))
 
 
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
@@ -79,7 +75,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
     p = Path(name_or_path)
     if p.suffix == ".json" and p.is_file():
         return DeviceProfile.from_json(json.loads(p.read_text()))
-    f = _profile_dir().joinpath(f"{name_or_path}.json")
+    f = _profile_dir() / f"{name_or_path}.json"
     if not f.is_file():
         raise NasError(f"unknown device profile {str(name_or_path)!r}; allowed: {', '.join(profile_names())}")
     return DeviceProfile.from_json(json.loads(f.read_text()))

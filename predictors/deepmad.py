@@ -136,29 +136,25 @@ def _fft_filter(t: TensorType, hp: HParams) -> FanIns:
 
 
 def _s4d(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.op_spec import OPS
-
-    spec = OPS.get("s4d")
-    causal = bool(hp.get("causal", getattr(spec, "causal", True)))
-    # causal long convolution: token n sees n+1 tokens; the mean fan-in is (N+1)/2
-    reach = (t.tokens + 1) / 2 if causal else t.tokens
-    maps: FanIns = (reach,)
-    if int(hp.get("proj", 0)) or bool(hp.get("out_proj", False)):
-        maps += (t.channels,)
-    return maps
+    # a learned long convolution over the tokens: causal, token n sees n + 1 tokens (mean (N + 1)/2);
+    # bidirectional, every token sees all N; then the output Linear (fan-in D). The skip adds no width.
+    reach = t.tokens if hp["bidirectional"] else (t.tokens + 1) / 2
+    return (reach, t.channels)
 
 
 def _mamba(t: TensorType, hp: HParams) -> FanIns:
-    expand = hp.get("expand", 2)
-    d_conv = hp.get("d_conv", hp.get("conv", 4))
-    inner = int(round(expand * t.channels))
-    return (t.channels, d_conv, (t.tokens + 1) / 2, inner)
+    # value path: in_proj (D), causal depthwise conv1d (its kernel), the causal scan (mean reach
+    # (N + 1)/2), out_proj (E·D). x_proj / dt_proj only produce the scan's data-dependent Δ, B, C
+    # (like attention's Q and K) and the SiLU(z) gate is a multiplicative scale: no width.
+    return (t.channels, hp["conv_kernel"], (t.tokens + 1) / 2, hp["expand"] * t.channels)
 
 
 def _metaformer(t: TensorType, hp: HParams) -> FanIns:
     from nas.searchspace.ops.metaformer import mlp_hidden
 
-    mixer = fan_ins(hp["mixer"], t, hp["mixer_hp"])
+    from nas.searchspace.op_spec import OPS
+
+    mixer = fan_ins(hp["mixer"], t, OPS.get(hp["mixer"]).check(t, hp["mixer_hp"]))
     return mixer + (t.channels, mlp_hidden(t.channels, hp["mlp_ratio"]))
 
 

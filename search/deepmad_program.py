@@ -62,12 +62,12 @@ def _constraint_vector(m: Metrics, cons: DeepMADConstraints, flops_cap: float | 
     return np.stack(cols, axis=1) if cols else np.zeros((len(m["score"]), 0))
 
 
-def solve_relaxation(relax, cons: DeepMADConstraints, rng: np.random.Generator, starts: int,
-                     stats: ProgramStats, flops_cap: float | None = None,
+def solve_relaxation(relax, cons: DeepMADConstraints, starts: Sequence[np.ndarray], stats: ProgramStats,
+                     flops_cap: float | None = None,
                      widths_order: Sequence[tuple[int, int]] = ()) -> list[tuple[float, np.ndarray]]:
-    """SLSQP from ``starts`` seeded points; returns (relaxed score, z) for each converged start.
+    """SLSQP from each starting point; (relaxed score, z) per start, best first (-inf: infeasible).
 
-    ``relax`` has ``lower``, ``upper``, ``size``, ``evaluate(Z) -> metrics`` and ``start(rng)``;
+    ``relax`` has ``lower``, ``upper``, ``size`` and ``evaluate(Z) -> metrics`` (rows of Z);
     ``widths_order`` lists (i, j) with z[i] ≤ z[j] required (non-decreasing log-widths).
     """
     from scipy.optimize import minimize
@@ -97,10 +97,10 @@ def solve_relaxation(relax, cons: DeepMADConstraints, rng: np.random.Generator, 
         constraints.append({"type": "ineq", "fun": lambda z: a @ z, "jac": lambda z: a})
     bounds = list(zip(relax.lower, relax.upper))
     out = []
-    for _ in range(starts):
-        z0 = np.clip(relax.start(rng), relax.lower, relax.upper)
+    for z0 in starts:
+        z0 = np.clip(z0, relax.lower, relax.upper)
         res = minimize(lambda z: compute(z)[0], z0, jac=lambda z: compute(z)[1], method="SLSQP",
-                       bounds=bounds, constraints=constraints, options={"maxiter": 200, "ftol": 1e-10})
+                       bounds=bounds, constraints=constraints, options={"maxiter": 100, "ftol": 1e-8})
         stats.slsqp_iterations += int(res.nit)
         z = np.clip(res.x, relax.lower, relax.upper)
         f, _, g, _ = compute(z)

@@ -61,10 +61,15 @@ class Plan:
     target_model: str | None
 
     def searcher(self) -> Searcher:
+        from nas.search.registry import SEARCHERS
+
+        # searchers that design under the budgets themselves (deepmad) get them as numbers
+        extra = ({"budgets": self.budgets, "target": self.config.target}
+                 if getattr(SEARCHERS.get(self.config.strategy), "needs_budgets", False) else {})
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),
                              objectives=self.objectives, directions=self.directions,
                              constraint=budget_violation(self.budgets, self.costs) if self.budgets else None,
-                             **self.config.strategy_options)
+                             **extra, **self.config.strategy_options)
 
     def resolved(self) -> dict[str, Any]:
         d = self.config.to_json()
@@ -160,7 +165,10 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
         log(f"note: {note}")
     for b in p.budgets:
         log(f"budget {b}: {b.describe()}")
-    check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
+    from nas.search.registry import SEARCHERS
+
+    if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
+        check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     (out_dir / "config.json").write_text(json.dumps(p.resolved(), indent=2) + "\n")
     store, url = open_store(config, p, out_dir, resume)
     result = run_search(p.searcher(), p.evaluator, config.trials, costs=p.costs, budgets=p.budgets, store=store,

@@ -23,16 +23,35 @@ MAX_SAMPLE_TRIES = 1000
 @dataclass(frozen=True)
 class Dimension:
     """One named choice. ``ordered`` dimensions (depths, widths, kernels) encode as a position in
-    [0, 1] and mutate to neighbouring values; unordered ones (op choices) encode one-hot."""
+    [0, 1] and mutate to neighbouring values; unordered ones (op choices) encode one-hot.
+
+    ``sample`` draws uniformly over the choices, or, with ``log=True`` (positive numeric ordered
+    choices, as Optuna's ``log=True``), uniformly in log scale: each choice gets the share of
+    [log first, log last] nearest to it, so a 16..2048 width grid is not dominated by huge widths.
+    """
 
     name: str
     choices: tuple[Any, ...]
     ordered: bool = True
+    log: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "choices", tuple(freeze(c) for c in self.choices))
         if not self.choices:
             raise NasError(f"dimension {self.name!r} has no choices")
+        if self.log:
+            if not self.ordered or not all(isinstance(c, (int, float)) and c > 0 for c in self.choices):
+                raise NasError(f"dimension {self.name!r}: log=True needs ordered positive numeric choices")
+            logs = np.log(np.asarray(self.choices, dtype=np.float64))
+            if len(logs) == 1 or not np.all(np.diff(logs) > 0):
+                raise NasError(f"dimension {self.name!r}: log=True needs at least two increasing choices")
+            edges = np.concatenate(([logs[0]], (logs[1:] + logs[:-1]) / 2, [logs[-1]]))
+            object.__setattr__(self, "_probs", np.diff(edges) / (logs[-1] - logs[0]))
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        if self.log:
+            return self.choices[int(rng.choice(len(self.choices), p=self._probs))]
+        return self.choices[int(rng.integers(len(self.choices)))]
 
     def index(self, value: Any) -> int:
         try:
@@ -116,7 +135,7 @@ class SearchSpace(ABC):
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         for _ in range(MAX_SAMPLE_TRIES):
-            genes = {d.name: d.choices[int(rng.integers(len(d.choices)))] for d in self._dims}
+            genes = {d.name: d.sample(rng) for d in self._dims}
             hp = HParams(genes)
             if self.is_valid(hp):
                 return Architecture(self.name, hp)

@@ -15,8 +15,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
 from nas.searchspace import TensorType, get_space
-from nas.searchspace.spaces._nb201_data import (ACCURACY_FILE, DATASETS, ZC_FILE, load_naslib_nb201,
-                                                naslib_extra_flops, naslib_key_to_arch_string)
+from nas.searchspace.spaces._nb201_data import (
+    ACCURACY_FILE,
+    DATASETS,
+    ZC_FILE,
+    load_naslib_nb201,
+    naslib_extra_flops,
+    naslib_key_to_arch_string,
+)
 from nas.settings import benchmarks_dir
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"

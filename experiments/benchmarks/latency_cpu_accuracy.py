@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -63,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nas.hw_models.analytic import analytic_costs
     from nas.hw_models.calibrate import Calibration, calibration_path
+    from nas.hw_models.learned import network_features
     from nas.hw_models.machine import default_threads
     from nas.searchspace import Architecture, get_space
     from nas.searchspace.tensor_type import parse_input
@@ -104,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         for base in ("table", "roofline"):
             corr = cal.corrections[space_name][base]
-            from nas.hw_models.learned import network_features
             X = np.stack([network_features(cal.layer_rows(s, base)) for s in specs])
             preds[f"{base}+learned"] = corr.predict(X)
         noise = metrics(a_ms, b_ms)

@@ -22,8 +22,7 @@ from scipy.stats import spearmanr
 
 from nas.hw_models.analytic import analytic_costs
 from nas.searchspace import get_space
-from nas.searchspace.spaces._nb201_data import (ACCURACY_FILE, DATASETS, load_naslib_nb201,
-                                                naslib_extra_flops)
+from nas.searchspace.spaces._nb201_data import ACCURACY_FILE, DATASETS, load_naslib_nb201, naslib_extra_flops
 from nas.settings import benchmarks_dir
 
 

@@ -12,6 +12,8 @@ def add_parser(sub):
                     "they finish (SQLite in the run folder by default); --resume continues a killed run.")
     p.add_argument("--budget", action="append", metavar="BUDGET",
                    help="hard budget, repeatable: 600M-flops, 4.1G-macs, 25M-params, 5ms-latency")
+    p.add_argument("--max-params", metavar="N", help="params budget, e.g. 25.55M (same as --budget 25.55M-params)")
+    p.add_argument("--rho", type=float, help="DeepMAD's effectiveness bound rho0 (--strategy deepmad; e.g. 0.3)")
     p.add_argument("--target", help="hardware target for latency (e.g. gpu, cpu)")
     p.add_argument("--space", help="search space (default: hybrid; see `nas spaces`)")
     p.add_argument("--input", help="input size CxHxW (default: the space's)")
@@ -66,15 +68,18 @@ def _config(args):
              "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
              "storage": args.storage, "study": args.study}
     over = {k: v for k, v in flags.items() if v is not None}
-    if args.budget:
-        over["budgets"] = tuple(args.budget)
+    budgets = tuple(args.budget or ()) + ((f"{args.max_params}-params",) if args.max_params else ())
+    if budgets:
+        over["budgets"] = budgets
     if args.objectives:
         from nas.search.run import parse_objectives
 
         names, dirs = parse_objectives(args.objectives)
         over["objectives"], over["directions"] = names, dirs
-    if args.option:
+    if args.option or args.rho is not None:
         over["strategy_options"] = {**base.strategy_options, **_options(args.option)}
+        if args.rho is not None:
+            over["strategy_options"]["rho"] = args.rho
     return SearchConfig.from_mapping(over, base)
 
 

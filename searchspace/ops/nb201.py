@@ -68,7 +68,7 @@ class NB201Cell(OpSpec):
     Shape-preserving (C×H×W in and out). A node with no incoming non-``none`` edge is zeros, and
     those zeros still flow through the later edges (as in NAS-Bench-201, where ``none`` multiplies by 0).
     MACs and params are the sums over the edges of the equivalent registered ops (``edge_equivalent``);
-    ``bytes`` adds each nor_conv's ReLU pass and the node sums.
+    ``bytes`` adds each nor_conv's ReLU pass, the node sums and the zero nodes.
     """
 
     family = "conv"
@@ -92,9 +92,10 @@ class NB201Cell(OpSpec):
         edges = check_edges(hp["edges"])
         total = sum(edge_costs(e, t, dtype_bytes)[3] for e in edges if e != "none")
         relus = sum(e.startswith("nor_conv") for e in edges)
-        adds = sum(max(0, sum(e != "none" for e, (_, j) in zip(edges, NB201_EDGES) if j == node) - 1)
-                   for node in (1, 2, 3))
-        return total + (relus * 2 + adds * 3) * t.numel * dtype_bytes
+        fan_in = [sum(e != "none" for e, (_, j) in zip(edges, NB201_EDGES) if j == node) for node in (1, 2, 3)]
+        adds = sum(max(0, f - 1) for f in fan_in)
+        zeros = sum(f == 0 for f in fan_in)  # a node fed only by none edges is written as zeros
+        return total + (relus * 2 + adds * 3 + zeros) * t.numel * dtype_bytes
 
     def build(self, t: TensorType, hp: HParams):
         from nas.searchspace.ops._nb201_modules import Cell

@@ -67,7 +67,7 @@ class CanonicalSpace(SearchSpace):
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         for _ in range(MAX_SAMPLE_TRIES):
-            genes = self.canonical({d.name: d.choices[int(rng.integers(len(d.choices)))] for d in self.dims})
+            genes = self.canonical({d.name: d.sample(rng) for d in self.dims})
             if self.constraints(genes):
                 return Architecture(self.name, genes)
         raise NasError(f"space {self.name!r}: no valid architecture in {MAX_SAMPLE_TRIES} samples")

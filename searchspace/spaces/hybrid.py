@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from nas.errors import NasError
@@ -103,7 +104,7 @@ class HybridSpace(SearchSpace):
 
     def is_valid(self, genes: HParams) -> bool:
         widths = [genes[f"s{s}_width"] for s in range(1, 5)]
-        return all(a <= b for a, b in zip(widths, widths[1:]))
+        return all(a <= b for a, b in pairwise(widths))
 
     def layers(self, genes: HParams, input: TensorType) -> list[tuple[str, str, Mapping[str, Any]]]:
         w1 = genes["s1_width"]
@@ -126,7 +127,3 @@ class HybridSpace(SearchSpace):
             out += [(f"stage{s}.{b}", "metaformer", block) for b in range(1, genes[f"s{s}_depth"] + 1)]
         out.append(("head", "head", {"classes": self.num_classes, "hidden": 0, "norm": "ln"}))
         return out
-
-    def mixer_family(self, genes: Mapping[str, Any], stage: int) -> str:
-        """The family (conv, attention, ssm, mlp, spectral, paramfree) of a stage's mixer."""
-        return MIXERS[genes[f"s{stage}_mixer"]].family
