@@ -88,7 +88,7 @@ class LearnedCorrection:
         sol = lsq_linear(a, b, bounds=(0.0, np.inf))
         pred = X @ sol.x
         mape = float(np.mean(np.abs(pred - y) / y))
-        return cls(base, tuple(float(w) for w in sol.x), {"networks": int(len(y)), "train_mape": mape,
+        return cls(base, tuple(float(w) for w in sol.x), {"networks": len(y), "train_mape": mape,
                                                          "prior": prior})
 
     def predict(self, X: np.ndarray) -> np.ndarray:

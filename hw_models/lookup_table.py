@@ -21,7 +21,6 @@ from typing import Any
 
 from nas.errors import NasError
 from nas.hw_models.roofline import LayerTerms, RooflineModel
-from nas.searchspace.hparams import HParams
 from nas.searchspace.netspec import Layer, NetSpec
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.tensor_type import TensorType

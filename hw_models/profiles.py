@@ -9,6 +9,7 @@ from typing import Any
 
 from nas.errors import NasError
 
+
 @dataclass(frozen=True)
 class DeviceProfile:
     """What the roofline model needs to know about one device.

@@ -86,8 +86,12 @@ class CpuTarget(Target):
 
     def __init__(self, name: str = "cpu", model: str = "auto", threads: int | None = None,
                  calibration_file: str | Path | None = None) -> None:
-        from nas.hw_models.calibrate import (SHIPPED_PROFILE, Calibration, calibration_path,
-                                             shipped_calibration_path)
+        from nas.hw_models.calibrate import (
+            SHIPPED_PROFILE,
+            Calibration,
+            calibration_path,
+            shipped_calibration_path,
+        )
         from nas.hw_models.machine import default_threads, machine_id
 
         if model not in self.MODELS:

@@ -80,7 +80,8 @@ def _downsample(t: TensorType, hp: HParams) -> FanIns:
 
 def _resnet_basic(t: TensorType, hp: HParams) -> FanIns:
     k = hp["kernel"] ** 2
-    return (t.channels * k, hp["out"] * k)
+    mid = hp.get("mid", 0) or hp["out"]  # mid = 0: torchvision's BasicBlock (mid = out)
+    return (t.channels * k, mid * k)
 
 
 def _resnet_bottleneck(t: TensorType, hp: HParams) -> FanIns:
@@ -150,9 +151,8 @@ def _mamba(t: TensorType, hp: HParams) -> FanIns:
 
 
 def _metaformer(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.ops.metaformer import mlp_hidden
-
     from nas.searchspace.op_spec import OPS
+    from nas.searchspace.ops.metaformer import mlp_hidden
 
     mixer = fan_ins(hp["mixer"], t, OPS.get(hp["mixer"]).check(t, hp["mixer_hp"]))
     return mixer + (t.channels, mlp_hidden(t.channels, hp["mlp_ratio"]))

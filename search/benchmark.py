@@ -28,6 +28,7 @@ class RunTrace:
     seed: int
     values: Mapping[int, float]
     queries_made: int
+    best_valid: Mapping[int, float] | None = None
 
 
 def _searcher(strategy: str, seed: int, objectives, directions, options: Mapping[str, Any]):
@@ -83,17 +84,18 @@ def best_test_trace(strategy: str, table: NB201Table, dataset: str, seed: int, q
     marks = set(queries)
     best = {"valid": -math.inf, "test": math.nan}
     out: dict[int, float] = {}
+    out_valid: dict[int, float] = {}
 
     def on_query(q: int, outcome: Mapping[str, Any]) -> None:
         v = outcome["metrics"]["valid"]
         if v > best["valid"]:
             best["valid"], best["test"] = v, outcome["info"]["test"]
         if q in marks:
-            out[q] = best["test"]
+            out[q], out_valid[q] = best["test"], best["valid"]
 
     s = _searcher(strategy, seed, ("valid",), ("maximize",), options or {})
     made = _drive(s, NB201Evaluator(table, dataset), max(queries), on_query)
-    return RunTrace(strategy, dataset, seed, out, made)
+    return RunTrace(strategy, dataset, seed, out, made, out_valid)
 
 
 def hv_gap_trace(strategy: str, table: NB201Table, dataset: str, device: str, seed: int, queries: Sequence[int],
@@ -120,8 +122,11 @@ def hv_gap_trace(strategy: str, table: NB201Table, dataset: str, device: str, se
     return RunTrace(strategy, dataset, seed, out, made)
 
 
-def summarize(traces: Sequence[RunTrace], queries: Sequence[int]) -> list[dict[str, Any]]:
-    """Rows of strategy, dataset, queries, mean, std (sample std over seeds), seeds."""
+def summarize(traces: Sequence[RunTrace], queries: Sequence[int],
+              optimum_valid: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+    """Rows of strategy, dataset, queries, mean, std (sample std over seeds), seeds, min, max; with
+    ``optimum_valid`` (dataset → best validation accuracy of all cells) also ``optimum_found``, the
+    number of runs whose best-by-validation architecture is the benchmark's."""
     rows = []
     keys = sorted({(t.strategy, t.dataset) for t in traces}, key=lambda k: (k[1], k[0]))
     for strategy, dataset in keys:
@@ -130,7 +135,11 @@ def summarize(traces: Sequence[RunTrace], queries: Sequence[int]) -> list[dict[s
             vals = np.array([t.values[q] for t in ts if q in t.values], dtype=float)
             if len(vals) == 0:
                 continue
-            rows.append({"strategy": strategy, "dataset": dataset, "queries": q, "mean": float(vals.mean()),
-                         "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, "seeds": len(vals),
-                         "min": float(vals.min()), "max": float(vals.max())})
+            row = {"strategy": strategy, "dataset": dataset, "queries": q, "mean": float(vals.mean()),
+                   "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, "seeds": len(vals),
+                   "min": float(vals.min()), "max": float(vals.max())}
+            if optimum_valid is not None and dataset in optimum_valid:
+                row["optimum_found"] = sum(1 for t in ts if t.best_valid and q in t.best_valid
+                                           and t.best_valid[q] >= optimum_valid[dataset])
+            rows.append(row)
     return rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
@@ -60,9 +60,10 @@ class DeepMADSearcher(Searcher):
     owns_loop = True
     multi_objective = True  # it maximises the DeepMAD score; other objectives are only recorded
     needs_budgets = True
-    options = {"rho": None, "convention": "auto", "max_layers": None, "max_feature_map": None,
-               "nondecreasing": True, "top_k": 10, "starts": 1, "solver": "program", "candidates": 100000,
-               "form": "released", "alpha": None, "beta": 10.0, "penalty_stages": "released"}
+    options: ClassVar[dict[str, Any]] = {
+        "rho": None, "convention": "auto", "max_layers": None, "max_feature_map": None, "nondecreasing": True,
+        "top_k": 10, "starts": 1, "solver": "program", "candidates": 100000, "form": "released", "alpha": None,
+        "beta": 10.0, "penalty_stages": "released"}
 
     def __init__(self, *args: Any, budgets: Sequence[Budget] = (), target: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -76,7 +76,8 @@ def _bottleneck(layer: Layer) -> int:
 
 def _basic(layer: Layer) -> int:
     t, o, hp = layer.in_type, layer.out_type, layer.hp
-    return (layer.macs() + _bn_relu(o.channels, o.tokens) + _bn_relu(o.channels, o.tokens, relu=False)
+    mid = hp.get("mid", 0) or hp["out"]
+    return (layer.macs() + _bn_relu(mid, o.tokens) + _bn_relu(o.channels, o.tokens, relu=False)
             + o.numel + _shortcut(t, o, hp))
 
 

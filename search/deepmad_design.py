@@ -28,6 +28,7 @@ from nas.searchspace.space import SearchSpace
 
 SPACES = ("resnet", "hybrid")
 LATENCY_ROUNDS = 10
+PATTERN_ITERS = 100  # SLSQP iterations per pinned pattern (25 ranks patterns less reliably)
 
 
 def model_for(space: SearchSpace, config: DeepMADConfig | None = None) -> GridModel:
@@ -110,7 +111,9 @@ def _solve_resnet(model, cons: DeepMADConstraints, rng: np.random.Generator, sta
     relaxation with the types pinned, warm-started), then rounding, repair and polish of the best."""
     from nas.search.deepmad_resnet import ResNetRelaxation
 
-    free = ResNetRelaxation(model)
+    need = frozenset({f"{q}_{c}" for c in cons.conventions() for q in ("flops", "params")}
+                     | ({"peak"} if cons.max_feature_map is not None else set()))
+    free = ResNetRelaxation(model, need=need)
     n = free.n
     _check_smallest(model, cons, cap)
     t0 = time.perf_counter()
@@ -120,10 +123,10 @@ def _solve_resnet(model, cons: DeepMADConstraints, rng: np.random.Generator, sta
     def solve_pattern(pattern: tuple[int, ...], z_from: np.ndarray) -> None:
         if pattern in pinned:
             return
-        relax = ResNetRelaxation(model, pattern)
+        relax = ResNetRelaxation(model, pattern, need)
         z0 = z_from.copy()
         z0[1 + 4 * n:] = pattern
-        pinned[pattern] = solve_relaxation(relax, cons, [z0], stats, cap, relax.widths_order())[0]
+        pinned[pattern] = solve_relaxation(relax, cons, [z0], stats, cap, relax.widths_order(), PATTERN_ITERS)[0]
 
     for _, z in sols:
         b = z[1 + 4 * n:]
@@ -243,7 +246,6 @@ def design(space: SearchSpace, cons: DeepMADConstraints, config: DeepMADConfig |
 
     keep: dict[bytes, float] = {}
     notes: list[str] = []
-    cap = None
     if target is None:
         row, score, relaxed = solve(None, keep)
         method_cap = None

@@ -32,6 +32,8 @@ from nas.searchspace.space import SearchSpace
 from nas.searchspace.tensor_type import Layout, TensorType
 
 STAGES = 4
+#: HiGHS stops within this relative gap of the proven optimum (the polish then checks every neighbour)
+MIP_GAP = 1e-6
 
 
 class HybridModel:
@@ -277,7 +279,7 @@ class _Program:
         a = csr_matrix((self.v, (self.r, self.c)), shape=(len(self.rlo), len(self.lo)))
         return milp(np.array(self.obj), constraints=LinearConstraint(a, np.array(self.rlo), np.array(self.rhi)),
                     integrality=np.array(self.integ), bounds=Bounds(np.array(self.lo), np.array(self.hi)),
-                    options={"time_limit": time_limit, "disp": False, "mip_rel_gap": 1e-7})
+                    options={"time_limit": time_limit, "disp": False, "mip_rel_gap": MIP_GAP})
 
 
 def solve_milp(model: HybridModel, cons: DeepMADConstraints, flops_cap: float | None = None,
@@ -369,15 +371,21 @@ def solve_milp(model: HybridModel, cons: DeepMADConstraints, flops_cap: float | 
             store.append(v)
     # score: Σⱼ αⱼ Σ_w (log wⱼ + log Pⱼ)·u[j][w], u[j][w] = W[j][w]·E[j] (exact McCormick on a binary)
     for j in range(STAGES):
-        e_max = P.hi[E[j]]
+        before = sum(bound_of(s, "ent") for s in range(j))
         us = {}
         for w, bi in enumerate(W[j]):
+            # the largest E[j] when stage j has width w: a tighter big-M than E[j]'s own bound
+            b = model.block[j]
+            stage_w = max(model.depths[j]) * float(np.max(np.where(b["valid"][:, w, :], b["ent"][:, w, :], 0.0)))
+            stage_w += float(model.stem["ent"][w]) if j == 0 else float(model.down[j]["ent"][:, w].max())
+            e_max = min(P.hi[E[j]], before + stage_w)
             gain = model.alpha[j] * (math.log(model.widths[j][w]) + math.log(model.positions[j]))
             u = us[u_key := w] = P.var(0, e_max, False, -gain)
             del u_key
             P.row({u: 1.0, E[j]: -1.0}, -np.inf, 0)
             P.row({u: 1.0, bi: -e_max}, -np.inf, 0)
-            P.row({u: 1.0, E[j]: -1.0, bi: -e_max}, -e_max, np.inf)
+            big = P.hi[E[j]]
+            P.row({u: 1.0, E[j]: -1.0, bi: -big}, -big, np.inf)
         P.define(E[j], {u: 1.0 for u in us.values()})  # Σ_w u = E (disaggregation: a tighter relaxation)
     # depth penalty: one binary per tuple of the penalised stages' depths
     pen = model.penalty_stages()
@@ -395,7 +403,7 @@ def solve_milp(model: HybridModel, cons: DeepMADConstraints, flops_cap: float | 
         # ρⱼ = Lⱼ / exp(LWⱼ / Lⱼ) ≤ ρ₀  ⇔  LWⱼ ≥ f(Lⱼ) = Lⱼ·log(Lⱼ / ρ₀), f convex: secants at integers
         log_rho0 = math.log(cons.rho)
         for j in range(STAGES):
-            lmax = int(math.ceil(P.hi[L[j]]))
+            lmax = math.ceil(P.hi[L[j]])
             f = [n * (math.log(n) - log_rho0) for n in range(1, lmax + 2)]
             for n in range(1, lmax + 1):
                 slope = f[n] - f[n - 1]

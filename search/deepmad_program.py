@@ -63,8 +63,8 @@ def _constraint_vector(m: Metrics, cons: DeepMADConstraints, flops_cap: float | 
 
 
 def solve_relaxation(relax, cons: DeepMADConstraints, starts: Sequence[np.ndarray], stats: ProgramStats,
-                     flops_cap: float | None = None,
-                     widths_order: Sequence[tuple[int, int]] = ()) -> list[tuple[float, np.ndarray]]:
+                     flops_cap: float | None = None, widths_order: Sequence[tuple[int, int]] = (),
+                     maxiter: int = 100) -> list[tuple[float, np.ndarray]]:
     """SLSQP from each starting point; (relaxed score, z) per start, best first (-inf: infeasible).
 
     ``relax`` has ``lower``, ``upper``, ``size`` and ``evaluate(Z) -> metrics`` (rows of Z);
@@ -100,7 +100,7 @@ def solve_relaxation(relax, cons: DeepMADConstraints, starts: Sequence[np.ndarra
     for z0 in starts:
         z0 = np.clip(z0, relax.lower, relax.upper)
         res = minimize(lambda z: compute(z)[0], z0, jac=lambda z: compute(z)[1], method="SLSQP",
-                       bounds=bounds, constraints=constraints, options={"maxiter": 100, "ftol": 1e-8})
+                       bounds=bounds, constraints=constraints, options={"maxiter": maxiter, "ftol": 1e-8})
         stats.slsqp_iterations += int(res.nit)
         z = np.clip(res.x, relax.lower, relax.upper)
         f, _, g, _ = compute(z)

@@ -25,6 +25,8 @@ from nas.searchspace.space import SearchSpace
 STEM_KERNEL = 3
 STEM_STRIDE = 2
 BOTTLENECK = "resnet_bottleneck"
+SMOOTH = 1e-3  # the relaxation's depth std is sqrt(var + SMOOTH): differentiable at equal depths
+METRIC_SET = frozenset({"flops_analytic", "params_analytic", "flops_tinynas", "params_tinynas", "peak", "widths_ok"})
 
 
 def _out_size(size: int, stride: int) -> int:
@@ -57,7 +59,6 @@ class ResNetModel:
         self.values = [np.array([v if not isinstance(v, str) else int(v == BOTTLENECK) for v in d.choices],
                                 dtype=np.int64) for d in self.dims]
         self.col = {n: i for i, n in enumerate(self.names)}
-        self.mid_canonical = self.dims[self.col["s1_mid"]].index(rs.MIDS[0])
         c_in0, h, w = space.input.channels, space.input.height, space.input.width
         self.c_in0, self.classes = c_in0, space.num_classes
         hs, ws = _out_size(h, STEM_STRIDE), _out_size(w, STEM_STRIDE)
@@ -71,6 +72,10 @@ class ResNetModel:
         # a stage ends before every block that reduces the positions, and after the last block
         self.records = [s for s in range(self.n_stages) if p_out[s] < p_in[s]]
         self.alpha = np.array(self.config.weights(len(self.records) + 1))
+        self._alpha = [float(a) for a in self.alpha]
+        self._log_p = [math.log(p_in[s]) for s in self.records] + [math.log(p_out[-1])]
+        self._pin, self._pout = np.array(p_in), np.array(p_out)
+        self._stride2 = np.array(rs.STRIDES) != 1
 
     # -- genes <-> index rows ---------------------------------------------------------------------
     def row(self, arch: Architecture) -> np.ndarray:
@@ -78,15 +83,11 @@ class ResNetModel:
         return np.array([d.index(arch.genes[d.name]) for d in self.dims], dtype=np.int64)
 
     def arch(self, row: Sequence[int]) -> Architecture:
-        genes = {d.name: d.choices[int(i)] for d, i in zip(self.dims, row)}
-        return Architecture(self.space.name, self.space.canonical(genes))
+        return Architecture(self.space.name, {d.name: d.choices[int(i)] for d, i in zip(self.dims, row)})
 
     def canonical(self, idx: np.ndarray) -> np.ndarray:
-        idx = np.array(idx, dtype=np.int64, copy=True)
-        for s in range(1, self.n_stages + 1):
-            basic = idx[:, self.col[f"s{s}_block"]] == self.dims[self.col[f"s{s}_block"]].index("resnet_basic")
-            idx[basic, self.col[f"s{s}_mid"]] = self.mid_canonical
-        return idx
+        """Every gene of the space carries meaning (a basic block uses ``mid`` too): rows as they are."""
+        return np.asarray(idx, dtype=np.int64)
 
     def genes(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """Gene values (block: 1 for bottleneck, 0 for basic) as int64 arrays."""
@@ -100,59 +101,74 @@ class ResNetModel:
             out = self.metrics(v[0], v[1::5], v[2::5], v[3::5], v[4::5], v[5::5], scalar=True)
             return {k: np.array([float(x)]) for k, x in out.items()}
         g = self.genes(idx)
-        cols = lambda gene: np.stack([g[f"s{s}_{gene}"] for s in range(1, self.n_stages + 1)], axis=1)  # noqa: E731
+        def cols(gene: str) -> np.ndarray:
+            return np.stack([g[f"s{s}_{gene}"] for s in range(1, self.n_stages + 1)], axis=1)
+
         return self.stacked(g["stem"], cols("block"), cols("out"), cols("mid"), cols("kernel"), cols("depth"))
 
-    def stacked(self, stem, b, o, m, k, d) -> dict[str, np.ndarray]:
+    def stacked(self, stem, b, o, m, k, d, need: frozenset[str] | None = None,
+                smooth: float = 0.0) -> dict[str, np.ndarray]:
         """The metrics of many networks at once, stages as columns (n × 5 arrays; stem of shape n).
 
         Integer arrays give exact integer FLOPs and params; float arrays are the relaxation (every
         stage's first block then projects its shortcut). Same formulas as ``metrics``, vectorised over
-        stages too, for speed; both are tested against the NetSpec path.
+        stages too, for speed; both are tested against the NetSpec path. ``need`` limits the cost
+        metrics computed (score, rho and layers always are); ``smooth`` smooths the depth std.
         """
+        need = METRIC_SET if need is None else need
         geo, half = self.geo, self.config.half
         exact = np.asarray(stem).dtype.kind in "iu"
-        pin, pout = np.array(geo.p_in), np.array(geo.p_out)
-        stride2 = np.array(geo.strides) != 1
+        pin, pout, stride2 = self._pin, self._pout, self._stride2
         cin = np.concatenate([stem[:, None], o[:, :-1]], axis=1)
         proj = ((cin != o) | stride2) if exact else 1.0
         nb, k2, rest = 1 - b, k * k, d - 1
+        mo = m * o
         mk = m * m * k2
-        ok2 = o * o * k2
-        m_first = b * (cin * m * pin + mk * pout + m * o * pout) + nb * (cin * o * k2 * pout + ok2 * pout)
-        m_first = m_first + proj * cin * o * pout
-        m_rest = b * (2 * m * o * pout + mk * pout) + nb * (2 * ok2 * pout)
-        p_first = b * (cin * m + mk + m * o + 4 * m + 2 * o) + nb * (cin * o * k2 + ok2 + 4 * o) + proj * (cin * o + 2 * o)
-        p_rest = b * (2 * m * o + mk + 4 * m + 2 * o) + nb * (2 * ok2 + 4 * o)
-        t_first = (b * (3 * m * pin + 3 * m * pout + 3 * o * pout) + nb * (6 * o * pout) + stride2 * cin * pin
-                   + proj * 3 * o * pout)
-        t_rest = b * (6 * m * pout + 3 * o * pout) + nb * (6 * o * pout)
+        out: dict[str, np.ndarray] = {}
         k2s = self.c_in0 * STEM_KERNEL ** 2
-        stem_macs = k2s * stem * geo.p_stem
-        macs_body = (m_first + rest * m_rest).sum(axis=1)
-        macs = stem_macs + macs_body + o[:, -1] * self.classes
-        params_body = k2s * stem + 2 * stem + (p_first + rest * p_rest).sum(axis=1)
-        tiny = stem_macs + 3 * stem * geo.p_stem + macs_body + (t_first + rest * t_rest).sum(axis=1)
+        if need & {"flops_analytic", "flops_tinynas"}:
+            m_first = (b * (cin * m * pin + (mk + mo) * pout) + nb * ((cin * m + mo) * k2 * pout)
+                       + proj * cin * o * pout)
+            m_rest = (b * (2 * mo + mk) + nb * (2 * mo * k2)) * pout
+            stem_macs = k2s * stem * geo.p_stem
+            macs_body = (m_first + rest * m_rest).sum(axis=1)
+            if "flops_analytic" in need:
+                out["flops_analytic"] = np.asarray(stem_macs + macs_body + o[:, -1] * self.classes, dtype=np.float64)
+            if "flops_tinynas" in need:
+                t_first = (b * (3 * m * pin) + (3 * m + 3 * o) * pout * (b + nb) + stride2 * cin * pin
+                           + proj * 3 * o * pout)
+                t_rest = (b * (6 * m * pout) + nb * (3 * m * pout) + 3 * o * pout)
+                out["flops_tinynas"] = np.asarray(stem_macs + 3 * stem * geo.p_stem + macs_body
+                                                  + (t_first + rest * t_rest).sum(axis=1), dtype=np.float64)
+        if need & {"params_analytic", "params_tinynas"}:
+            p_first = (b * (cin * m + mk + mo + 4 * m + 2 * o) + nb * ((cin * m + mo) * k2 + 2 * m + 2 * o)
+                       + proj * (cin * o + 2 * o))
+            p_rest = b * (2 * mo + mk + 4 * m + 2 * o) + nb * (2 * mo * k2 + 2 * m + 2 * o)
+            params_body = k2s * stem + 2 * stem + (p_first + rest * p_rest).sum(axis=1)
+            out["params_tinynas"] = np.asarray(params_body, dtype=np.float64)
+            out["params_analytic"] = np.asarray(params_body + o[:, -1] * self.classes + self.classes, dtype=np.float64)
         lc, lo, lm, lk2 = np.log(cin), np.log(o), np.log(m), np.log(k2)
-        e_first = b * (lc + lk2 + 2 * lm) + nb * (lc + lo + 2 * lk2)
-        e_rest = b * (lo + lk2 + 2 * lm) + nb * (2 * lo + 2 * lk2)
+        e_first = lc + lk2 + lm + b * lm + nb * lk2
+        e_rest = lo + lk2 + lm + b * lm + nb * lk2
         ent0 = half * math.log(k2s)
-        ent = ent0 + np.cumsum(half * (e_first + rest * e_rest), axis=1)      # after each stage
+        ent = ent0 + half * np.cumsum(e_first + rest * e_rest, axis=1)      # after each stage
         layers = 1 + np.cumsum((2 + b) * d, axis=1)
-        peak = np.maximum(self.c_in0 * geo.p0 + stem * geo.p_stem, o[:, -1] * pout[-1] + self.classes)
-        peak = np.maximum(peak, np.max(np.maximum(cin * pin + o * pout, (d > 1) * 2 * o * pout), axis=1))
+        if "peak" in need:
+            peak = np.maximum(self.c_in0 * geo.p0 + stem * geo.p_stem, o[:, -1] * pout[-1] + self.classes)
+            peak = np.maximum(peak, np.max(np.maximum(cin * pin + o * pout, (d > 1) * 2 * o * pout), axis=1))
+            out["peak"] = np.asarray(peak, dtype=np.float64)
+        if "widths_ok" in need:
+            out["widths_ok"] = np.all(o >= cin, axis=1).astype(np.float64)
+        n = len(stem)
         rec_c = [cin[:, s] for s in self.records] + [o[:, -1]]
-        rec_p = [geo.p_in[s] for s in self.records] + [geo.p_out[-1]]
-        rec_e = [ent[:, s - 1] if s else np.full(len(stem), ent0) for s in self.records] + [ent[:, -1]]
-        rec_l = [layers[:, s - 1] if s else np.ones(len(stem)) for s in self.records] + [layers[:, -1]]
-        score = sum(float(a) * (np.log(c) + math.log(p)) * e for a, c, p, e in zip(self.alpha, rec_c, rec_p, rec_e))
-        rho = np.stack([nl / np.exp(e / half / nl) for e, nl in zip(rec_e, rec_l)], axis=1)
-        f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
-        return {"score": score - self.penalty(list(d.T)), "flops_analytic": f64(macs),
-                "params_analytic": f64(params_body + o[:, -1] * self.classes + self.classes),
-                "flops_tinynas": f64(tiny), "params_tinynas": f64(params_body), "rho": rho.max(axis=1),
-                "rho_stages": rho, "layers": f64(layers[:, -1]), "peak": f64(peak),
-                "widths_ok": np.all(o >= cin, axis=1).astype(np.float64)}
+        rec_e = [ent[:, s - 1] if s else np.full(n, ent0) for s in self.records] + [ent[:, -1]]
+        rec_l = [layers[:, s - 1] if s else np.ones(n) for s in self.records] + [layers[:, -1]]
+        score = sum(a * (np.log(c) + lp) * e for a, lp, c, e in zip(self._alpha, self._log_p, rec_c, rec_e))
+        e_all, l_all = np.stack(rec_e, axis=1), np.stack(rec_l, axis=1)
+        rho = l_all / np.exp(e_all / (half * l_all))
+        out.update(score=score - self.penalty(list(d.T), smooth), rho=rho.max(axis=1), rho_stages=rho,
+                   layers=np.asarray(layers[:, -1], dtype=np.float64))
+        return out
 
     def metrics(self, stem, blocks, outs, mids, kernels, depths, scalar: bool = False) -> dict[str, np.ndarray]:
         """Every DeepMAD metric from gene arrays (shape n; floats allowed, for the relaxation), or from
@@ -188,12 +204,12 @@ class ResNetModel:
             bp_rest = 2 * m * o + m * m * k2 + 4 * m + 2 * o
             bt_first = 3 * m * pin + 3 * m * pout + 3 * o * pout
             bt_rest = 6 * m * pout + 3 * o * pout
-            sm_first = c_in * o * k2 * pout + o * o * k2 * pout
-            sm_rest = 2 * o * o * k2 * pout
-            sp_first = c_in * o * k2 + o * o * k2 + 4 * o
-            sp_rest = 2 * o * o * k2 + 4 * o
-            st_first = 6 * o * pout
-            st_rest = 6 * o * pout
+            sm_first = c_in * m * k2 * pout + m * o * k2 * pout
+            sm_rest = 2 * o * m * k2 * pout
+            sp_first = c_in * m * k2 + m * o * k2 + 2 * m + 2 * o
+            sp_rest = 2 * o * m * k2 + 2 * m + 2 * o
+            st_first = 3 * m * pout + 3 * o * pout
+            st_rest = 3 * m * pout + 3 * o * pout
             nb = 1 - b
             m_first = b * bm_first + nb * sm_first + proj * c_in * o * pout
             m_rest = b * bm_rest + nb * sm_rest
@@ -202,8 +218,8 @@ class ResNetModel:
             tiny = (tiny + m_first + rest * m_rest + b * bt_first + nb * st_first + rest * (b * bt_rest + nb * st_rest)
                     + (c_in * pin if stride != 1 else 0) + proj * 3 * o * pout)
             lc, lo, lm, lk2 = lg(c_in), lg(o), lg(m), lg(k2)
-            e_first = b * (lc + lk2 + 2 * lm) + nb * (lc + lo + 2 * lk2)
-            e_rest = b * (lo + lk2 + 2 * lm) + nb * (2 * lo + 2 * lk2)
+            e_first = b * (lc + lk2 + 2 * lm) + nb * (lc + lm + 2 * lk2)
+            e_rest = b * (lo + lk2 + 2 * lm) + nb * (lo + lm + 2 * lk2)
             ent = ent + half * (e_first + rest * e_rest)
             n_layers = n_layers + (2 + b) * d
             peak = mx(peak, c_in * pin + o * pout)
@@ -253,8 +269,10 @@ class ResNetRelaxation:
     the metrics of many points at once (rows of Z), which the program uses for its gradients.
     """
 
-    def __init__(self, model: ResNetModel, blocks: Sequence[int] | None = None) -> None:
+    def __init__(self, model: ResNetModel, blocks: Sequence[int] | None = None,
+                 need: frozenset[str] | None = None) -> None:
         self.model = model
+        self.need = need
         v = {n: model.values[i] for i, n in enumerate(model.names)}
         n = model.n_stages
         self.n = n
@@ -295,11 +313,8 @@ class ResNetRelaxation:
         z = np.atleast_2d(z)
         ex = np.exp(z[:, : 1 + 3 * n])
         d = z[:, 1 + 3 * n: 1 + 4 * n]
-        m = self.model.stacked(ex[:, 0], z[:, 1 + 4 * n:], ex[:, 1: 1 + n], ex[:, 1 + n: 1 + 2 * n],
-                               ex[:, 1 + 2 * n: 1 + 3 * n], d)
-        depths = list(d.T)
-        m["score"] = m["score"] + self.model.penalty(depths) - self.model.penalty(depths, smooth=1e-3)
-        return m
+        return self.model.stacked(ex[:, 0], z[:, 1 + 4 * n:], ex[:, 1: 1 + n], ex[:, 1 + n: 1 + 2 * n],
+                                  ex[:, 1 + 2 * n: 1 + 3 * n], d, self.need, smooth=SMOOTH)
 
     def start(self, rng: np.random.Generator) -> np.ndarray:
         """A random starting point: small widths (the budget then binds from below), random depths

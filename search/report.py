@@ -32,6 +32,24 @@ def front_rows(result: SearchResult, arch_dir: Path, space_config: dict[str, Any
     return rows
 
 
+def report_view(result: SearchResult, cost_names: list[str]) -> SearchResult:
+    """The result whose front is reported: the search's own objectives when there are several; for a
+    single-objective search, that objective (maximised or minimised as searched) against ``cost_names``."""
+    if len(result.objectives) > 1:
+        return result
+    name, direction = result.objectives[0], result.directions[0]
+    costs = [c for c in cost_names if c != name]
+    trials = []
+    for t in result.trials:
+        if t.complete and all(c in t.costs for c in costs):
+            t = Trial(t.number, t.arch, t.state, t.costs, (t.values[0], *(t.costs[c] for c in costs)), t.scores,
+                      t.duration_s, t.error, t.info)
+        elif t.complete:
+            t = Trial(t.number, t.arch, "failed", t.costs, (), t.scores, t.duration_s, "costs missing", t.info)
+        trials.append(t)
+    return SearchResult(trials, (name, *costs), (direction, *["minimize"] * len(costs)), result.config)
+
+
 def summary(result: SearchResult) -> dict[str, Any]:
     states = {s: sum(t.state == s for t in result.trials) for s in ("complete", "infeasible", "failed")}
     errors = sorted({t.error for t in result.trials if t.state == "failed"})
@@ -63,7 +81,12 @@ def plot_front(result: SearchResult, path: Path) -> Path | None:
         ax.scatter(xs, ys, s=10, c="0.7", label="trials")
         f = sorted((x, y) for x, y, t in zip(xs, ys, done) if t.number in front)
         if f:
-            ax.plot([p[0] for p in f], [p[1] for p in f], "o-", c="tab:red", ms=4, label="Pareto front")
+            # with two objectives the front is a staircase; with more, its points projected
+            style = "o-" if len(result.objectives) == 2 else "o"
+            ax.plot([p[0] for p in f], [p[1] for p in f], style, c="tab:red", ms=4, label="Pareto front")
+        positive = [x for x in xs if x > 0]
+        if k is not None and positive and max(positive) / min(positive) > 100:
+            ax.set_xscale("log")
         ax.set_xlabel(result.objectives[k] if k is not None else "trial")
         ax.set_ylabel(result.objectives[0])
         ax.legend(loc="lower right", fontsize=8)
@@ -84,10 +107,11 @@ def write_run_folder(out: Path, result: SearchResult, plan: Plan, storage_url: s
     tmp = out / "trials.csv.tmp"
     df.to_csv(tmp, index=False)
     os.replace(tmp, out / "trials.csv")
-    rows = front_rows(result, out / "archs", plan.ref.arch_config())
-    front = {"objectives": list(result.objectives), "directions": list(result.directions), "pareto": rows}
+    view = report_view(result, ["latency_ms", "flops"] if plan.target_model else ["flops"])
+    rows = front_rows(view, out / "archs", plan.ref.arch_config())
+    front = {"objectives": list(view.objectives), "directions": list(view.directions), "pareto": rows}
     _write_json(out / "front.json", front)
-    png = plot_front(result, out / "front.png")
+    png = plot_front(view, out / "front.png")
     paths = {"folder": str(out), "config": str(out / "config.json"), "trials_csv": str(out / "trials.csv"),
              "trials_json": str(out / "trials.json"), "front": str(out / "front.json"),
              "plot": str(png) if png else None, "storage": storage_url}

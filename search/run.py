@@ -88,7 +88,7 @@ def plan(config: SearchConfig) -> Plan:
     from nas.search.registry import SEARCHERS
 
     notes: list[str] = []
-    SEARCHERS.get(config.strategy)
+    searcher_cls = SEARCHERS.get(config.strategy)
     SCORES.get(config.score)
     ref = SpaceRef(config.space, config.input, config.num_classes)
     ref.space  # noqa: B018 - builds (and checks) the space now
@@ -111,7 +111,10 @@ def plan(config: SearchConfig) -> Plan:
         target = None
     if wants_latency and not target:
         raise NasError("a latency objective or budget needs --target (e.g. --target gpu)")
-    if not config.objectives:
+    if not config.objectives and not getattr(searcher_cls, "multi_objective", True):
+        notes.append(f"searcher {config.strategy!r} optimises one objective, the score; the reported front "
+                     "is over its trials' score and costs")
+    elif not config.objectives:
         objectives = ("score", "latency_ms", "flops") if target else ("score", "flops")
         directions = ("maximize", "minimize", "minimize") if target else ("maximize", "minimize")
     costs = CachedCosts(SpaceCosts(ref, target))

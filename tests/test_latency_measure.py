@@ -17,6 +17,7 @@ from nas.hw_models.targets import CpuTarget, get_target
 from nas.searchspace import TensorType, get_space
 from nas.searchspace.reference import reference_net
 
+
 @pytest.fixture(autouse=True)
 def _private_nas_home(tmp_path, monkeypatch) -> None:
     """Calibrations go to a temporary NAS_HOME, never the user's."""
@@ -50,9 +51,8 @@ def test_interleaved_timing_calls_each_function_per_round_and_restores_threads()
     assert torch.get_num_threads() == before
     with pytest.raises(NasError, match="runs"):
         time_interleaved([fa], runs=0)
-    with pytest.raises(NasError, match="thread"):
-        with fixed_threads(0):
-            pass
+    with pytest.raises(NasError, match="thread"), fixed_threads(0):
+        pass
 
 
 def test_measure_spec_on_a_tiny_network() -> None:

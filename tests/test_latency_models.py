@@ -65,7 +65,7 @@ def test_kernels_account_for_every_mac_and_byte(name: str) -> None:
     """Parity: the kernels the roofline charges add up to the op's closed-form MACs (and bytes for parts ops)."""
     spec = OPS.get(name)
     for t, hp in spec.examples():
-        full, out = spec.resolve(t, hp)
+        full, _ = spec.resolve(t, hp)
         layer = resolve_layers(t, [("x", name, full)]).layers[0]
         ks = layer_kernels(layer)
         assert sum(k.macs for k in ks) == spec.macs(t, full)

@@ -11,8 +11,14 @@ import pytest
 
 from nas.cli.main import main
 from nas.errors import NasError
-from nas.hw_models.nb201_latency import (DEVICES, DevicePredictor, HelpLatencyData, benchmark, design_samples,
-                                         load_help_data)
+from nas.hw_models.nb201_latency import (
+    DEVICES,
+    DevicePredictor,
+    HelpLatencyData,
+    benchmark,
+    design_samples,
+    load_help_data,
+)
 from nas.hw_models.targets import get_target
 from nas.searchspace import TensorType, get_space
 from nas.searchspace.reference import reference_net

@@ -176,6 +176,32 @@ def test_resnet50_layer2_first_bottleneck_hand_counted() -> None:
     assert spec.out_type(t, hp) == TensorType.map(512, 28, 28)
 
 
+def test_resnet_basic_with_bottleneck_width_hand_counted() -> None:
+    # TinyNAS ResKXKX 16→(8)→32, k3, stride 2, 8×8 → 4×4:
+    #   conv1 4·4·16·8·9 = 18,432; conv2 4·4·8·32·9 = 36,864; downsample 4·4·16·32 = 8,192; total 63,488.
+    #   params 1,152 + 2,304 + 512 + BN 2·(8 + 32 + 32) = 4,112.
+    t = TensorType.map(16, 8, 8)
+    m, hp = _built("resnet_basic", t, {"out": 32, "mid": 8, "stride": 2})
+    spec = OPS.get("resnet_basic")
+    assert spec.macs(t, hp) == 63_488 == _traced_macs(m, t)
+    assert spec.params(t, hp) == 4_112 == sum(p.numel() for p in m.parameters())
+    assert (m.conv1.out_channels, m.conv2.in_channels, m.conv2.out_channels) == (8, 8, 32)
+    assert spec.out_type(t, hp) == TensorType.map(32, 4, 4)
+
+
+def test_resnet_basic_mid_0_is_torchvision_basic_block() -> None:
+    # torchvision resnet18.layer2[0]: 64→128, stride 2, 56×56 → 28×28; mid 0 and mid 128 are one block:
+    #   conv1 28·28·64·128·9 = 57,802,752; conv2 28·28·128·128·9 = 115,605,504; downsample 6,422,528.
+    #   params 73,728 + 147,456 + 8,192 + BN 2·(128 + 128 + 128) = 230,144.
+    t = TensorType.map(64, 56, 56)
+    spec = OPS.get("resnet_basic")
+    default, explicit = spec.check(t, {"out": 128, "stride": 2}), spec.check(t, {"out": 128, "mid": 128, "stride": 2})
+    assert default["mid"] == 0
+    for hp in (default, explicit):
+        assert spec.macs(t, hp) == 179_830_784
+        assert spec.params(t, hp) == 230_144
+
+
 def test_convnext_tiny_stage1_block_params() -> None:
     # timm convnext_tiny stages[0].blocks[0], C = 96: DW 96·49 + 96 = 4,800; LN 192;
     # fc1 96·384 + 384 = 37,248; fc2 384·96 + 96 = 36,960; gamma 96; total 79,296.

@@ -13,7 +13,7 @@ from nas.searchspace import get_space
 @pytest.mark.slow
 def test_ray_tune_workers_equal_serial_run() -> None:
     pytest.importorskip("ray.tune")
-    import cloudpickle
+    from ray import cloudpickle
 
     import _search_helpers
 

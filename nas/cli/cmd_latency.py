@@ -74,12 +74,14 @@ def _measure(args) -> int:
         raise NasError(f"bad --runs {args.runs} / --warmup {args.warmup}; runs >= 1, warmup >= 0")
     device = "cpu" if args.target.startswith("cpu") else "cuda"
     spec, arch = resolve_arch_argument(args.arch, args.space, args.input)
+    load_before = busy_warning()
     m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=args.threads, device=device)
     target = get_target(args.target)
     pred = target.latency_ms(spec, args.batch)
     out = {"arch": args.arch, "name": spec.name, "input": str(spec.input), "batch": args.batch,
            "target": args.target, **m.to_dict(), "predicted_ms": pred,
-           "prediction_error": (pred - m.median_ms) / m.median_ms, "latency_model": target.describe()}
+           "prediction_error": (pred - m.median_ms) / m.median_ms, "latency_model": target.describe(),
+           "load_avg_before": load_before}
     if arch is not None:
         out["digest"] = arch.digest()
     if args.format == "json":
@@ -94,6 +96,22 @@ def _measure(args) -> int:
     return 0
 
 
+def busy_warning() -> float | None:
+    """The 1-minute load average; warns on stderr when other work competes for the cores."""
+    import os
+
+    from nas.hw_models.machine import cpu_count
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    if load > 0.5 * cpu_count():
+        print(f"nas latency: warning: load average {load:.1f} on {cpu_count()} cores; other work competes "
+              "with the measurement and inflates it", file=sys.stderr)
+    return round(load, 2)
+
+
 def _calibrate(args) -> int:
     from nas.errors import NasError
     from nas.hw_models.calibrate import CalibrationConfig, calibrate
@@ -104,13 +122,15 @@ def _calibrate(args) -> int:
                             seed=args.seed, enumerate_archs=args.archs, networks=args.networks,
                             layer_runs=args.layer_runs, net_runs=args.net_runs, budget_s=args.budget,
                             fresh=args.fresh)
+    load_before = busy_warning()
     cal, path = calibrate(cfg, path=args.out, log=lambda s: print(s, file=sys.stderr, flush=True))
     corr = cal.corrections.get(args.space, {})
     out = {"target": "cpu", "space": args.space, "machine": cal.machine["id"], "path": str(path),
            "layers_in_table": len(cal.table), "networks": sum(n["space"] == args.space for n in cal.networks),
            "seconds": cal.configs[-1]["seconds"],
            "train_mape_table_learned": corr["table"].report["train_mape"] if "table" in corr else None,
-           "peak_gflops": cal.profile.peak("fp32"), "bandwidth_gbs": cal.profile.bandwidth_gbs}
+           "peak_gflops": cal.profile.peak("fp32"), "bandwidth_gbs": cal.profile.bandwidth_gbs,
+           "load_avg_before": load_before}
     if args.format == "json":
         emit_json(out)
     else:

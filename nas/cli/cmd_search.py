@@ -112,13 +112,15 @@ def run(args) -> int:
         bar.close()
     import json
 
-    front = json.loads((out / "front.json").read_text())["pareto"]
+    front_doc = json.loads((out / "front.json").read_text())
+    front = front_doc["pareto"]
     info = summary(result)
     if args.format == "json":
         emit_json({"space": config.space, "strategy": config.strategy, "seed": config.seed,
                    "score": config.score, "target": plan.config.target if plan.target_model else None,
                    "budgets": [b.text for b in plan.budgets], "objectives": list(plan.objectives),
-                   "directions": list(plan.directions), "summary": info, "run_folder": str(out),
+                   "directions": list(plan.directions), "front_objectives": front_doc["objectives"],
+                   "summary": info, "run_folder": str(out),
                    "plot": str(out / "front.png"), "pareto": front})
         return 0
     cols = ["score", "flops_M", "params_M"] + (["latency_ms"] if plan.target_model else []) + ["arch"]
@@ -131,7 +133,7 @@ def run(args) -> int:
         print(f"latency: {plan.target_model}")
     for b in plan.budgets:
         print(f"budget {b}: {b.describe()}")
-    print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(plan.objectives, plan.directions))}):")
+    print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(front_doc['objectives'], front_doc['directions']))}):")
     table(rows, cols)
     print(f"run folder: {out} (config.json, trials.csv, front.json, front.png, study.db)")
     if info["failed"]:

@@ -57,13 +57,14 @@ def _downsample(c_in: int, c_out: int, stride: int) -> nn.Sequential:
 
 
 class BasicBlock(nn.Module):
-    """ResNet basic block; torchvision's names (conv1, bn1, relu, conv2, bn2, downsample)."""
+    """ResNet basic block (mid = c_out) or TinyNAS's ResKXKX (another mid); torchvision's names
+    (conv1, bn1, relu, conv2, bn2, downsample)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, project: bool) -> None:
+    def __init__(self, c_in: int, mid: int, c_out: int, kernel: int, stride: int, project: bool) -> None:
         super().__init__()
-        self.conv1, self.bn1 = _conv_bn(c_in, c_out, kernel, stride)
+        self.conv1, self.bn1 = _conv_bn(c_in, mid, kernel, stride)
         self.relu = nn.ReLU()
-        self.conv2, self.bn2 = _conv_bn(c_out, c_out, kernel)
+        self.conv2, self.bn2 = _conv_bn(mid, c_out, kernel)
         self.downsample = _downsample(c_in, c_out, stride) if project else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

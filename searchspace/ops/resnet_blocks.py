@@ -31,39 +31,49 @@ def _tail(t: TensorType, o: TensorType, hp: HParams) -> list[Part]:
     return parts + [eltwise(o.numel, 2), eltwise(o.numel)]
 
 
+def basic_mid(hp: HParams) -> int:
+    """The width between a basic block's two convs: ``mid``, or ``out`` when ``mid`` is 0."""
+    return hp.get("mid", 0) or hp["out"]
+
+
 @register_op("resnet_basic")
 class ResNetBasic(PartsOp):
-    """conv k×k stride → BN → ReLU → conv k×k → BN, + shortcut, → ReLU (torchvision's BasicBlock, k = 3).
+    """conv k×k C_in→mid stride → BN → ReLU → conv k×k mid→out → BN, + shortcut, → ReLU.
 
-    The shortcut is the identity, or a 1×1 conv with the stride + BN when the stride is not 1 or
-    C_in != ``out``. Submodules are named as in torchvision (conv1, bn1, conv2, bn2, downsample).
+    ``mid`` = 0 (the default) means mid = ``out``: torchvision's BasicBlock exactly (k = 3); another
+    ``mid`` is TinyNAS's ResKXKX block with its bottleneck width. The shortcut is the identity, or a
+    1×1 conv with the stride + BN when the stride is not 1 or C_in != ``out``. Submodules are named
+    as in torchvision (conv1, bn1, conv2, bn2, downsample).
     """
 
     family = "conv"
     accepts = (Layout.MAP,)
-    domain = {"out": CHANNELS, "kernel": (3, 5, 7), "stride": (1, 2)}
-    defaults = {"kernel": 3, "stride": 1}
+    domain = {"out": CHANNELS, "mid": range(1 << 16), "kernel": (3, 5, 7), "stride": (1, 2)}
+    defaults = {"mid": 0, "kernel": 3, "stride": 1}
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
         return _out(t, hp)
 
     def parts(self, t: TensorType, hp: HParams) -> list[Part]:
-        o, k = _out(t, hp), hp["kernel"]
-        n, pos = o.numel, o.height * o.width
-        return [conv(t.channels, o.channels, o.height, o.width, k, h_in=t.height, w_in=t.width),
-                norm(o.channels, pos), eltwise(n),
-                conv(o.channels, o.channels, o.height, o.width, k, h_in=o.height, w_in=o.width),
+        o, k, mid = _out(t, hp), hp["kernel"], basic_mid(hp)
+        pos = o.height * o.width
+        return [conv(t.channels, mid, o.height, o.width, k, h_in=t.height, w_in=t.width),
+                norm(mid, pos), eltwise(mid * pos),
+                conv(mid, o.channels, o.height, o.width, k, h_in=o.height, w_in=o.width),
                 norm(o.channels, pos)] + _tail(t, o, hp)
 
     def build(self, t: TensorType, hp: HParams):
         from nas.searchspace.ops._conv_blocks import BasicBlock
 
-        return BasicBlock(t.channels, hp["out"], hp["kernel"], hp["stride"], _needs_projection(t, hp))
+        return BasicBlock(t.channels, basic_mid(hp), hp["out"], hp["kernel"], hp["stride"],
+                          _needs_projection(t, hp))
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(8, 6, 6), {"out": 8}),
                 (TensorType.map(4, 9, 7), {"out": 8, "stride": 2}),
-                (TensorType.map(6, 5, 5), {"out": 4, "kernel": 5})]
+                (TensorType.map(6, 5, 5), {"out": 4, "kernel": 5}),
+                (TensorType.map(8, 7, 6), {"out": 8, "mid": 3, "kernel": 5}),
+                (TensorType.map(6, 9, 9), {"out": 12, "mid": 20, "stride": 2})]
 
 
 @register_op("resnet_bottleneck")

@@ -1,4 +1,4 @@
-"""Spaces whose genes may carry no meaning (blocks beyond a stage's depth, a basic block's bottleneck width).
+"""Spaces whose genes may carry no meaning (for example the genes of blocks beyond a stage's depth).
 
 Such genes are fixed to a canonical value so that equal networks are equal architectures: ``is_valid``
 accepts only canonical genes, and ``sample``, ``mutate`` and ``neighbors`` only ever produce canonical

@@ -1,0 +1,107 @@
+"""Local search guided by a training-free proxy: the proxy (free) picks where to start and which
+neighbour to query first; the queries (costly) decide every move."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from nas.errors import NasError
+from nas.search.registry import SEARCHERS
+from nas.search.searcher import Searcher
+from nas.search.trial import Trial
+from nas.searchspace.architecture import Architecture
+
+Proxy = Callable[[Architecture], float]
+
+
+@SEARCHERS.register("proxy-local")
+class ProxyLocalSearch(Searcher):
+    """First-improvement local search whose choices a zero-cost proxy orders.
+
+    Before the first query it scores ``pool`` random architectures with the proxy and climbs the
+    proxy (steepest ascent over ``space.neighbors``) from the best of them; none of this is a query.
+    The first query is the proxy's best architecture; afterwards the current architecture's
+    neighbours are queried in decreasing proxy order, and the first that beats the current one
+    becomes current. At a local optimum it restarts from the best-by-proxy architecture not yet
+    queried. Options: ``proxy`` (a registered proxy name, default ``synflow``, or a callable
+    ``arch -> float``), ``proxy_options`` (for a named proxy), ``pool`` (default 16), ``climb``
+    (default True). Single objective.
+    """
+
+    name = "proxy-local"
+    options = {"proxy": "synflow", "proxy_options": {}, "pool": 16, "climb": True}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        proxy = self.opts["proxy"]
+        if callable(proxy):
+            self.proxy: Proxy = proxy
+        else:
+            from nas.search.proxies import make_proxy
+
+            self.proxy = make_proxy(str(proxy), self.space, **dict(self.opts["proxy_options"]))
+        self._scores: dict[Architecture, float] = {}
+        self.current: Trial | None = None
+        self.queue: list[Architecture] = []
+        self.started = False
+
+    def score(self, arch: Architecture) -> float:
+        s = self._scores.get(arch)
+        if s is None:
+            s = self._scores[arch] = float(self.proxy(arch))
+        return s
+
+    def _ranked(self, archs: list[Architecture]) -> list[Architecture]:
+        """By decreasing proxy score; random tie-breaking from the searcher's rng."""
+        tie = self.rng.random(len(archs))
+        order = sorted(range(len(archs)), key=lambda i: (-self.score(archs[i]), tie[i]))
+        return [archs[i] for i in order]
+
+    def _warm_up(self) -> None:
+        pool = [self.space.sample(self.rng) for _ in range(int(self.opts["pool"]))]
+        best = self._ranked(pool)[0]
+        if self.opts["climb"]:
+            while True:
+                nbrs = self.space.neighbors(best)
+                top = self._ranked(nbrs)[0] if nbrs else best
+                if self.score(top) <= self.score(best):
+                    break
+                best = top
+
+    def _restart(self) -> Architecture:
+        fresh = [a for a in self._scores if a.digest() not in self.asked and self.feasible(a)]
+        if fresh:
+            return self._mark(self._ranked(fresh)[0])
+        return self.sample()
+
+    def ask(self) -> Architecture:
+        if not self.started:
+            self.started = True
+            self._warm_up()
+            return self._restart()
+        while self.queue:
+            a = self.queue.pop(0)
+            if a.digest() not in self.asked and self.feasible(a):
+                return self._mark(a)
+        if self.current is not None:
+            self.current = None  # a local optimum: every neighbour was queried
+        return self._restart()
+
+    def _move(self, trial: Trial) -> None:
+        self.current = trial
+        self.queue = self._ranked(self.space.neighbors(trial.arch))
+
+    def _tell(self, trial: Trial) -> None:
+        if not trial.complete:
+            return
+        if self.current is None or self.fitness(trial) > self.fitness(self.current):
+            self._move(trial)
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NasError("proxy-local does not serialise its state; resume replays the stored trials")
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.state_dict()
