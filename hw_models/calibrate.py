@@ -243,15 +243,27 @@ def load_or_new(path: Path, threads: int, profile: DeviceProfile) -> Calibration
     return Calibration(info, profile, LatencyTable(info, RooflineModel(profile)), [], {}, [])
 
 
+def shipped_profile_for(threads: int) -> DeviceProfile | None:
+    """The shipped CPU profile measured on this machine id at ``threads`` threads, if there is one."""
+    from nas.hw_models.profiles import profile_names
+
+    for name in profile_names():
+        p = load_profile(name)
+        if p.kind == "cpu" and p.extra.get("machine_id") == machine_id(threads):
+            return p
+    return None
+
+
 def measured_profile(threads: int, log: Log = _stderr) -> DeviceProfile:
     """This CPU's roofline profile: the shipped one when it was measured on this machine id (peaks are
     best measured on a quiet machine), else peaks measured now with the shipped efficiencies."""
     from nas.hw_models.measure import measure_peak
 
+    here = shipped_profile_for(threads)
+    if here is not None:
+        log(f"  peak: shipped profile {here.name} was measured on this machine id; using it")
+        return here
     base = load_profile(SHIPPED_PROFILE)
-    if base.extra.get("machine_id") == machine_id(threads):
-        log(f"  peak: shipped profile {base.name} was measured on this machine id; using it")
-        return base
     peak = measure_peak(threads=threads)
     log(f"  peak: {peak.gflops:.1f} GFLOP/s fp32, {peak.bandwidth_gbs:.1f} GB/s, {peak.overhead_us:.1f} us/call")
     return replace(base, name=machine_id(threads), description=f"{cpu_model()}, {threads} threads (measured)",

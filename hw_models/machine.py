@@ -43,6 +43,19 @@ def user_data_dir() -> Path:
     return base / "latency"
 
 
+THREADS_ENV = "NAS_THREADS"
+
+
 def default_threads() -> int:
-    """The thread count measurements and calibrations use unless told otherwise: all visible cores."""
-    return cpu_count()
+    """The thread count measurements, calibrations and the ``cpu`` target use unless told otherwise:
+    ``$NAS_THREADS``, else 1. One thread is the usual batch-1 CPU deployment setting and the one that
+    stays reproducible on a shared machine (a second thread stalls at every barrier when another
+    process holds a core)."""
+    env = os.environ.get(THREADS_ENV)
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            from nas.errors import NasError
+
+            raise NasError(f"{THREADS_ENV}={env!r} is not a positive integer")
+        return int(env)
+    return 1

@@ -90,6 +90,7 @@ class CpuTarget(Target):
             SHIPPED_PROFILE,
             Calibration,
             calibration_path,
+            shipped_profile_for,
             shipped_calibration_path,
         )
         from nas.hw_models.machine import default_threads, machine_id
@@ -108,7 +109,8 @@ class CpuTarget(Target):
             if calibration_file is not None:
                 raise NasError(f"calibration file {str(path)!r} does not exist")
             self.path, self.calibration = None, None
-            self._roofline = RooflineTarget(name, SHIPPED_PROFILE, "roofline estimate: no CPU calibration found "
+            here = shipped_profile_for(self.threads)
+            self._roofline = RooflineTarget(name, here.name if here else SHIPPED_PROFILE, "roofline estimate: no CPU calibration found "
                                             "(run `nas latency calibrate --target cpu --space hybrid`); ")
         else:
             self.path = path

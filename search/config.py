@@ -81,7 +81,7 @@ class SearchConfig:
                 raise NasError(f"config file {str(p)!r}: use .toml, .yaml or .json")
         except NasError:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any parser's error becomes one line
             raise NasError(f"config file {str(p)!r} does not parse: {str(e).splitlines()[0]}") from None
         if not isinstance(data, Mapping):
             raise NasError(f"config file {str(p)!r} must hold a table of settings")

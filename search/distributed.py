@@ -75,7 +75,7 @@ def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: st
                 ray.init(address=address, log_to_driver=False, logging_level="error")
             else:
                 ray.init(num_cpus=workers, log_to_driver=False, logging_level="error", include_dashboard=False)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - Ray start-up errors become one line
             raise NasError(f"cannot start Ray{' at ' + address if address else ''}: "
                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
         started = True

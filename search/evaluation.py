@@ -67,7 +67,7 @@ def run_evaluator(evaluator: Evaluator, arch: Architecture) -> dict[str, Any]:
             metrics, info = dict(out), {}
         metrics = {k: float(v) for k, v in metrics.items()}
         error = ""
-    except Exception as e:  # the evaluator's failure is the trial's result, not the search's
+    except Exception as e:  # noqa: BLE001 - the evaluator's failure is the trial's result
         metrics, info = {}, {}
         error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     return {"metrics": metrics, "info": HParams(info).to_json(), "error": error,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from nas.search.registry import SEARCHERS
 from nas.search.searcher import Searcher
@@ -23,7 +23,7 @@ class RegularizedEvolution(Searcher):
     """
 
     name = "evolution"
-    options = {"population": 50, "sample_size": 10}
+    options: ClassVar[Mapping[str, Any]] = {"population": 50, "sample_size": 10}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -65,7 +65,7 @@ def check_budgets(space: SearchSpace, budgets: Sequence[Budget], costs: CostFn, 
             return None
     where = f"at input {space.input.channels}x{space.input.height}x{space.input.width}"
     for b in budgets:
-        arch, v = smallest(space, b.metric, costs, rng)
+        _, v = smallest(space, b.metric, costs, rng)
         if not b.allows(v):
             raise NasError(f"budget {b} cannot be met by space {space.name!r} {where}: its smallest "
                            f"architecture has {_fmt(b.metric, v)} ({b.describe()})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from nas.search.registry import SEARCHERS
 from nas.search.searcher import Searcher
@@ -23,7 +23,7 @@ class LocalSearch(Searcher):
     """
 
     name = "local"
-    options = {"initial": 1}
+    options: ClassVar[Mapping[str, Any]] = {"initial": 1}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

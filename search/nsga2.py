@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class NSGA2(Searcher):
 
     name = "nsga2"
     multi_objective = True
-    options = {"population": 20, "crossover_prob": 0.9, "mutation_prob": 1.0}
+    options: ClassVar[Mapping[str, Any]] = {"population": 20, "crossover_prob": 0.9, "mutation_prob": 1.0}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,7 +74,7 @@ class NSGA2(Searcher):
 
     def _tournament(self) -> Trial:
         i, j = (int(x) for x in self.rng.integers(len(self.parents), size=2))
-        key = lambda k: (self._rank[k], -self._crowd[k], self.parents[k].number)  # noqa: E731
+        key = lambda k: (self._rank[k], -self._crowd[k], self.parents[k].number)
         return self.parents[min(i, j, key=key)]
 
     def _child(self) -> Architecture:

@@ -6,7 +6,7 @@ The only module that knows Optuna's sampler API (the durable storage lives in ``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from nas.errors import NasError
 from nas.search.registry import SEARCHERS
@@ -49,7 +49,7 @@ class OptunaSearcher(Searcher):
 
     name = "optuna"
     multi_objective = True
-    options = {"sampler": "tpe", "sampler_options": {}}
+    options: ClassVar[Mapping[str, Any]] = {"sampler": "tpe", "sampler_options": {}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

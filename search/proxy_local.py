@@ -4,11 +4,8 @@ neighbour to query first; the queries (costly) decide every move."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
-
-from nas.errors import NasError
 from nas.search.registry import SEARCHERS
 from nas.search.searcher import Searcher
 from nas.search.trial import Trial
@@ -32,7 +29,7 @@ class ProxyLocalSearch(Searcher):
     """
 
     name = "proxy-local"
-    options = {"proxy": "synflow", "proxy_options": {}, "pool": 16, "climb": True}
+    options: ClassVar[Mapping[str, Any]] = {"proxy": "synflow", "proxy_options": {}, "pool": 16, "climb": True}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -100,8 +97,16 @@ class ProxyLocalSearch(Searcher):
         if self.current is None or self.fitness(trial) > self.fitness(self.current):
             self._move(trial)
 
-    def state_dict(self) -> dict[str, Any]:
-        raise NasError("proxy-local does not serialise its state; resume replays the stored trials")
+    def _state(self) -> dict[str, Any]:
+        # proxy values are not state: they are recomputed (or read from the proxy's cache) on demand
+        return {"current": None if self.current is None else self.current.number,
+                "queue": [a.to_json() for a in self.queue], "started": self.started,
+                "scored": [a.to_json() for a in self._scores]}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.state_dict()
+    def _load_state(self, own: Mapping[str, Any]) -> None:
+        by_number = {t.number: t for t in self.history}
+        self.current = None if own["current"] is None else by_number[own["current"]]
+        self.queue = [Architecture.from_json(a) for a in own["queue"]]
+        self.started = bool(own["started"])
+        for a in own["scored"]:
+            self.score(Architecture.from_json(a))

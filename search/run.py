@@ -160,9 +160,8 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     log = log or (lambda msg: print(msg, file=sys.stderr))
     p = plan(config)
     out_dir = Path(out) if out is not None else default_out(config)
-    if not resume and out_dir.exists() and any(out_dir.iterdir()) and config.storage is None:
-        if (out_dir / "study.db").exists():
-            raise NasError(f"run folder {str(out_dir)!r} already holds a search; pass --resume or another --out")
+    if not resume and config.storage is None and (out_dir / "study.db").exists():
+        raise NasError(f"run folder {str(out_dir)!r} already holds a search; pass --resume or another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
     for note in p.notes:
         log(f"note: {note}")

@@ -85,7 +85,7 @@ class OptunaStore(TrialStore):
         self.url, self.study_name = url, study_name
         try:
             storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-        except Exception as e:  # sqlalchemy/driver errors: bad URL, missing driver, unreachable server
+        except Exception as e:  # noqa: BLE001 - bad URL, missing driver, unreachable server
             raise NasError(f"cannot open storage {url!r}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
         names = {s.study_name for s in optuna.study.get_all_study_summaries(storage)}
         if study_name not in names and not create:

@@ -120,15 +120,16 @@ def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
     pts = pts[np.all(pts < ref, axis=1)]
     if len(pts) == 0:
         return 0.0
-    pts = np.unique(pts[nondominated_mask(pts)], axis=0)
-    return _hv(pts, ref)
+    if pts.shape[1] > 2:  # the 2-d sweep skips dominated points by itself
+        pts = pts[nondominated_mask(pts)]
+    return _hv(np.unique(pts, axis=0), ref)
 
 
 def _hv(pts: np.ndarray, ref: np.ndarray) -> float:
     if pts.shape[1] == 1:
         return float(ref[0] - pts[:, 0].min())
     if pts.shape[1] == 2:
-        order = np.argsort(pts[:, 0])
+        order = np.lexsort((pts[:, 1], pts[:, 0]))
         total, best_y = 0.0, ref[1]
         for x, y in pts[order]:
             if y < best_y:

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from _search_helpers import ToyNB201Score
+
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
 from nas.search.driver import run_search
@@ -64,7 +64,7 @@ def test_same_seed_same_trials_other_seed_other_trials(space, name) -> None:
 
 @pytest.mark.parametrize("name", ["evolution", "local", "optuna-tpe"])
 def test_adaptive_searchers_beat_random_on_a_smooth_score(space, name) -> None:
-    best = lambda n, s: _search(space, n, s, n=60).best().values[0]  # noqa: E731
+    best = lambda n, s: _search(space, n, s, n=60).best().values[0]
     gains = [best(name, s) - best("random", s) for s in range(3)]
     assert np.mean(gains) > 0.5, gains
 
@@ -123,14 +123,17 @@ def test_unmeetable_budget_names_the_smallest_architecture(space) -> None:
 
 
 def test_state_dict_round_trip_continues_identically(space) -> None:
-    for name in ("random", "evolution", "local", "nsga2", "optuna-tpe"):
+    from nas.search.proxies import make_proxy
+
+    opts = {**SMALL, "proxy-local": {"proxy": make_proxy("params", space, input=None, space_options={}), "pool": 4}}
+    for name in ("random", "evolution", "local", "nsga2", "optuna-tpe", "proxy-local"):
         f = ToyNB201Score()
-        a = make_searcher(name, space, 7, **SMALL.get(name, {}))
+        a = make_searcher(name, space, 7, **opts.get(name, {}))
         for i in range(15):
             arch = a.ask()
             a.tell(Trial(i, arch, values=(f(arch)["score"],)))
         state = json.loads(json.dumps(a.state_dict()))
-        b = make_searcher(name, space, 7, **SMALL.get(name, {}))
+        b = make_searcher(name, space, 7, **opts.get(name, {}))
         b.load_state_dict(state)
         for i in range(15, 25):
             x, y = a.ask(), b.ask()

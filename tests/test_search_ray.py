@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from _search_helpers import ToyNB201Score
+
 from nas.search.driver import run_search
 from nas.search.registry import make_searcher
 from nas.searchspace import get_space
@@ -13,9 +13,8 @@ from nas.searchspace import get_space
 @pytest.mark.slow
 def test_ray_tune_workers_equal_serial_run() -> None:
     pytest.importorskip("ray.tune")
-    from ray import cloudpickle
-
     import _search_helpers
+    from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(_search_helpers)  # the workers do not see tests/ on their path
     space = get_space("nb201")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from _search_helpers import ToyNB201Score
+
 from nas.search.driver import run_search
 from nas.search.registry import make_searcher
 from nas.search.storage import OptunaStore, sqlite_url
@@ -53,7 +54,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
         if (tmp_path / "study.db").exists():
             try:
                 stored = len(OptunaStore(url, "killme", ["maximize"]).trials())
-            except Exception:  # the child may be creating the schema
+            except Exception:  # noqa: BLE001, S112 - the child may be creating the schema
                 continue
             if stored >= 12:
                 break

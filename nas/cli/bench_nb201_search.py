@@ -149,4 +149,4 @@ def run(args) -> int:
     return 0
 
 
-from pathlib import Path  # noqa: E402  (argparse set-up above stays import-light)
+from pathlib import Path
