@@ -90,8 +90,8 @@ class CpuTarget(Target):
             SHIPPED_PROFILE,
             Calibration,
             calibration_path,
-            shipped_profile_for,
             shipped_calibration_path,
+            shipped_profile_for,
         )
         from nas.hw_models.machine import default_threads, machine_id
 

@@ -35,8 +35,9 @@ def add_parser(sub):
     c.add_argument("--budget", type=float, default=540.0, help="seconds to aim for (default 540)")
     c.add_argument("--archs", type=int, default=400, help="architectures sampled to list the layers (default 400)")
     c.add_argument("--networks", type=int, default=50, help="whole networks measured for the correction (default 50)")
-    c.add_argument("--layer-runs", type=int, default=9, help="interleaved runs per layer (default 9)")
-    c.add_argument("--net-runs", type=int, default=9, help="interleaved runs per network (default 9)")
+    c.add_argument("--layer-runs", type=int, default=7, help="interleaved runs per layer and pass (default 7)")
+    c.add_argument("--net-runs", type=int, default=7, help="interleaved runs per network and pass (default 7)")
+    c.add_argument("--passes", type=int, default=2, help="separate passes; each time is the smallest pass median (default 2)")
     c.add_argument("--fresh", action="store_true", help="re-measure layers already in this machine's table "
                    "(default: keep them, so an interrupted calibration resumes)")
     c.add_argument("--out", help="calibration file to write (default: the user data dir, where --target cpu looks)")
@@ -121,7 +122,7 @@ def _calibrate(args) -> int:
     cfg = CalibrationConfig(space=args.space, input=args.input, batch=args.batch, threads=args.threads,
                             seed=args.seed, enumerate_archs=args.archs, networks=args.networks,
                             layer_runs=args.layer_runs, net_runs=args.net_runs, budget_s=args.budget,
-                            fresh=args.fresh)
+                            passes=args.passes, fresh=args.fresh)
     load_before = busy_warning()
     cal, path = calibrate(cfg, path=args.out, log=lambda s: print(s, file=sys.stderr, flush=True))
     corr = cal.corrections.get(args.space, {})
