@@ -24,7 +24,7 @@ computes it:
 log √(c·k²); see that repository's issue #34). Every entropy term doubles; the penalty does not, so
 the paper form weighs depth evenness half as much relative to the entropy. ρ is the same in both.
 
-Beyond CNNs (the derivation is in ``experiments/DEEPMAD.md``): attention contributes its value and
+Beyond CNNs (the derivation is in the README, "Beyond CNNs"): attention contributes its value and
 output projections (fan-in D each; softmax / linear-attention averaging has weights summing to one and
 no parameters, so it adds no width); a diagonal SSM is a learned depthwise convolution over the
 tokens (fan-in = tokens it sees); Mamba adds its input projection, short conv, scan and output
