@@ -113,6 +113,7 @@ class LatencyTable:
         self._by_variant: dict[tuple[str, int, str], list[TableEntry]] = defaultdict(list)
         self._terms_cache: dict[tuple[str, int], LayerTerms] = {}
         self._ms_cache: dict[str, float] = {}
+        self._ratio_cache: dict[tuple[str, str], float | None] = {}
         self.transitions: dict[str, str] = dict(transitions or {})
         for e in entries:
             self.add(e)
@@ -139,6 +140,7 @@ class LatencyTable:
         self._entries[key] = entry
         bucket.append(entry)
         self._ms_cache.clear()
+        self._ratio_cache.clear()
 
     # -- layouts -------------------------------------------------------------------------------
     def record_transition(self, layer: Layer, batch: int, dtype: str, in_layout: str, out_layout: str) -> None:
@@ -219,9 +221,10 @@ class LatencyTable:
                       for w, (_, i) in zip(weights, near))
             return est / sum(weights)
         g = group(layer)
-        ratio = self._ratio(e for e in self._entries.values() if group(e.layer) == g and e.dtype == dtype)
-        if ratio is None:
-            ratio = self._ratio(self._entries.values())
+        if (g, dtype) not in self._ratio_cache:
+            ratio = self._ratio(e for e in self._entries.values() if group(e.layer) == g and e.dtype == dtype)
+            self._ratio_cache[(g, dtype)] = ratio if ratio is not None else self._ratio(self._entries.values())
+        ratio = self._ratio_cache[(g, dtype)]
         return rt * (ratio if ratio is not None else 1.0)
 
     # -- networks ------------------------------------------------------------------------------

@@ -33,9 +33,17 @@ _EXPORTS = {
     "Costs": "nas.hw_models",
     "analytic_costs": "nas.hw_models",
     "NasError": "nas.errors",
+    "SearchConfig": "nas.search.config",
+    "make_searcher": "nas.search",
+    "run_search": "nas.search",
+    "SearchResult": "nas.search",
+    "Trial": "nas.search",
+    "SEARCHERS": "nas.search",
+    "get_target": "nas.hw_models.targets",
+    "SCORES": "nas.predictors.score",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)  # noqa: PLE0605
 __version__ = "0.1.0"
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from nas.errors import NasError
 
 DEFAULT_SPACE = "hybrid"
-DEFAULT_SCORE = "deepmad"
+DEFAULT_SCORE = "auto"
+"""``auto``: deepmad where it has a rule for every op of the space, else synflow (see ``run.plan``)."""
 DEFAULT_STRATEGY = "nsga2"
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",

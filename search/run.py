@@ -89,9 +89,13 @@ def plan(config: SearchConfig) -> Plan:
 
     notes: list[str] = []
     searcher_cls = SEARCHERS.get(config.strategy)
-    SCORES.get(config.score)
     ref = SpaceRef(config.space, config.input, config.num_classes)
     ref.space  # noqa: B018 - builds (and checks) the space now
+    if config.score == "auto":
+        from dataclasses import replace
+
+        config = replace(config, score=default_score(ref))
+    SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
     if config.objectives:
@@ -125,6 +129,17 @@ def plan(config: SearchConfig) -> Plan:
         target_model = str(load_target(target).describe())
     evaluator = ScoreEvaluator(ref, config.score, config.score_options)
     return Plan(config, ref, costs, evaluator, budgets, objectives, directions, notes, target_model)
+
+
+def default_score(ref: SpaceRef) -> str:
+    """``deepmad`` when it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
+    from nas.predictors.score import SCORES
+
+    try:
+        SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
+    except NasError:
+        return "synflow"
+    return "deepmad"
 
 
 def default_out(config: SearchConfig) -> Path:

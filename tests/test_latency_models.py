@@ -167,3 +167,26 @@ def test_profile_rejects_bad_values() -> None:
         replace(TOY, compute_efficiency=1.5)
     with pytest.raises(NasError, match="unknown keys"):
         DeviceProfile.from_json({**TOY.to_json(), "color": "red"})
+
+
+@pytest.mark.parametrize("shape,layout", [((1, 8, 5, 6), "0123"), ((2, 8, 5, 6), "0231"), ((1, 7, 4), "021"),
+                                          ((3, 7, 4), "012")])
+def test_layout_roundtrip(shape: tuple[int, ...], layout: str) -> None:
+    from nas.hw_models.layout import layout_of, make_input
+
+    x = make_input(shape, layout)
+    assert tuple(x.shape) == shape and layout_of(x) == layout
+
+
+def test_table_follows_layouts_through_a_network() -> None:
+    """A layer measured on the layout its predecessor gives (channels-last) is looked up with that layout."""
+    model = RooflineModel(TOY)
+    spec = resolve_layers(TensorType.map(3, 16), [("a", "conv", {"out": 8}), ("b", "conv", {"out": 8})])
+    a, b = spec.layers
+    table = LatencyTable({"id": "toy"}, model, [TableEntry(a, 1, "fp32", 1.0), TableEntry(b, 1, "fp32", 5.0),
+                                               TableEntry(b, 1, "fp32", 2.0, layout="0231")])
+    assert table.layouts(spec) == ["0123", "0123"] and table.per_layer_ms(spec) == [1.0, 5.0]
+    table.record_transition(a, 1, "fp32", "0123", "0231")
+    assert table.layouts(spec) == ["0123", "0231"] and table.per_layer_ms(spec) == [1.0, 2.0]
+    back = LatencyTable.from_json(json.loads(json.dumps(table.to_json())), model)
+    assert back.per_layer_ms(spec) == [1.0, 2.0] and back.coverage(spec) == 1.0

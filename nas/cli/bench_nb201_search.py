@@ -11,7 +11,7 @@ from __future__ import annotations
 from nas.cli._output import add_format
 
 SINGLE = ("random", "optuna-tpe", "evolution", "local", "proxy-local")
-MULTI = ("random", "nsga2", "optuna-nsga2", "optuna-tpe")
+MULTI = ("random", "nsga2", "optuna-nsga2", "optuna-tpe", "hvi")
 
 
 def add_parser(sub):

@@ -22,7 +22,7 @@ def add_parser(sub):
                                       "optuna-nsga2, optuna-nsga3, deepmad, ...")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="searcher option, repeatable (value read as JSON when it parses), e.g. population=32")
-    p.add_argument("--score", help="training-free score to maximise (default: deepmad)")
+    p.add_argument("--score", help="training-free score to maximise (default: deepmad where it applies, else synflow)")
     p.add_argument("--objectives", help="comma list, NAME[:max|min]; default score,latency_ms,flops with a "
                                         "target, else score,flops")
     p.add_argument("--trials", type=int, help="number of trials (default: 300)")
@@ -117,7 +117,7 @@ def run(args) -> int:
     info = summary(result)
     if args.format == "json":
         emit_json({"space": config.space, "strategy": config.strategy, "seed": config.seed,
-                   "score": config.score, "target": plan.config.target if plan.target_model else None,
+                   "score": plan.config.score, "target": plan.config.target if plan.target_model else None,
                    "budgets": [b.text for b in plan.budgets], "objectives": list(plan.objectives),
                    "directions": list(plan.directions), "front_objectives": front_doc["objectives"],
                    "summary": info, "run_folder": str(out),
@@ -128,7 +128,7 @@ def run(args) -> int:
              "latency_ms": r.get("latency_ms"), "arch": r["arch"]} for r in front]
     print(f"{config.space} / {config.strategy} / seed {config.seed}: {info['complete']} complete, "
           f"{info['infeasible']} infeasible, {info['failed']} failed of {info['trials']} trials; "
-          f"score = {config.score}")
+          f"score = {plan.config.score}")
     if plan.target_model:
         print(f"latency: {plan.target_model}")
     for b in plan.budgets:
