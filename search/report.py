@@ -3,11 +3,11 @@ architecture JSON per network (readable by ``nas cost``), and a PNG plot of the 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas.io import write_json_atomic, write_text_atomic
 from nas.search.trial import SearchResult, Trial
 from nas.searchspace.architecture import save_architecture
 
@@ -57,9 +57,7 @@ def summary(result: SearchResult) -> dict[str, Any]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=2)
 
 
 def plot_front(result: SearchResult, path: Path) -> Path | None:
@@ -103,10 +101,7 @@ def write_run_folder(out: Path, result: SearchResult, plan: Plan, storage_url: s
     """Write everything a user keeps from a run; returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "trials.json")
-    df = result.to_dataframe()
-    tmp = out / "trials.csv.tmp"
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, out / "trials.csv")
+    write_text_atomic(out / "trials.csv", result.to_dataframe().to_csv(index=False))
     view = report_view(result, ["latency_ms", "flops"] if plan.target_model else ["flops"])
     rows = front_rows(view, out / "archs", plan.ref.arch_config())
     front = {"objectives": list(view.objectives), "directions": list(view.directions), "pareto": rows}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nas.errors import NasError
+from nas.io import read_json, write_json_atomic
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 
@@ -243,22 +243,15 @@ class SearchResult:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write JSON atomically."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1, default=_json_default) + "\n")
-        os.replace(tmp, p)
-        return p
+        return write_json_atomic(path, self.to_json(), indent=1, default=_json_default)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SearchResult:
-        p = Path(path)
+        data = read_json(path, "result")
         try:
-            return cls.from_json(json.loads(p.read_text()))
-        except FileNotFoundError:
-            raise NasError(f"result file {str(p)!r} does not exist") from None
-        except (json.JSONDecodeError, KeyError) as e:
-            raise NasError(f"result file {str(p)!r} is not a search result: {e}") from None
+            return cls.from_json(data)
+        except (KeyError, TypeError) as e:
+            raise NasError(f"result file {str(path)!r} is not a search result: missing {e}") from None
 
 
 def _json_default(o: Any) -> Any:

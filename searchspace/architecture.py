@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
+from nas.io import read_json, write_json_atomic
 from nas.searchspace.hparams import HParams
 
 
@@ -57,26 +58,16 @@ class Architecture:
 
 def save_architecture(path: str | os.PathLike[str], arch: Architecture, **space_config: Any) -> Path:
     """Write the architecture JSON (plus the space settings it was resolved with) atomically."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     data = arch.to_json()
     if space_config:
         data["space_config"] = {k: v for k, v in space_config.items() if v is not None}
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, p)
-    return p
+    return write_json_atomic(path, data, indent=2, sort_keys=True)
 
 
 def load_architecture(path: str | os.PathLike[str]) -> tuple[Architecture, dict[str, Any]]:
     """Read an architecture JSON written by ``save_architecture``: the arch and its space settings."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise NasError(f"architecture file {str(p)!r} does not exist") from None
-    except json.JSONDecodeError as e:
-        raise NasError(f"architecture file {str(p)!r} is not JSON: {e.msg} at line {e.lineno}") from None
+    data = read_json(p, "architecture")
     if not isinstance(data, dict):
         raise NasError(f"architecture file {str(p)!r} holds no JSON object")
     return Architecture.from_json(data), dict(data.get("space_config", {}))
