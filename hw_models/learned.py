@@ -31,6 +31,22 @@ BASE_FEATURES = tuple(f"base_{f}" for f in FAMILIES)
 FEATURES = (*BASE_FEATURES, "compute_ms", "memory_ms", "launch_ms", "const")
 
 
+def _mape(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.abs(pred - y) / y))
+
+
+def _solve(X: np.ndarray, y: np.ndarray, prior: float) -> np.ndarray:
+    """Non-negative weights minimising relative squared error plus the pull towards the prior."""
+    from scipy.optimize import lsq_linear
+
+    rel = X / y[:, None]
+    scale = np.sqrt(np.mean(rel**2, axis=0)) + 1e-9
+    w0 = np.array([1.0 if name in BASE_FEATURES else 0.0 for name in FEATURES])
+    a = np.vstack([rel, np.sqrt(prior) * np.diag(scale)])
+    b = np.concatenate([np.ones(len(y)), np.sqrt(prior) * scale * w0])
+    return lsq_linear(a, b, bounds=(0.0, np.inf)).x
+
+
 def layer_features(base_ms: float, family: str, terms: LayerTerms) -> np.ndarray:
     """φ of one layer (``const`` slot 0)."""
     phi = np.zeros(len(FEATURES))
@@ -72,24 +88,27 @@ class LearnedCorrection:
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, base: str = "table", prior: float = 0.05) -> LearnedCorrection:
-        from scipy.optimize import lsq_linear
-
+        """Fit on rows of ``network_features`` and measured ms. The report holds the training MAPE, the
+        leave-one-out MAPE (``loo_mape``) and the base model's own MAPE (``base_mape``) on the same
+        networks, so a user of the correction can tell whether it beats the base model."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(FEATURES) or len(X) != len(y):
             raise NasError(f"learned correction needs rows of {len(FEATURES)} features, one per measured network")
         if len(y) < 3 or np.any(y <= 0):
             raise NasError("learned correction needs at least 3 measured networks with positive times")
-        rel = X / y[:, None]
-        scale = np.sqrt(np.mean(rel**2, axis=0)) + 1e-9
-        w0 = np.array([1.0 if name in BASE_FEATURES else 0.0 for name in FEATURES])
-        a = np.vstack([rel, np.sqrt(prior) * np.diag(scale)])
-        b = np.concatenate([np.ones(len(y)), np.sqrt(prior) * scale * w0])
-        sol = lsq_linear(a, b, bounds=(0.0, np.inf))
-        pred = X @ sol.x
-        mape = float(np.mean(np.abs(pred - y) / y))
-        return cls(base, tuple(float(w) for w in sol.x), {"networks": len(y), "train_mape": mape,
-                                                         "prior": prior})
+        w = _solve(X, y, prior)
+        loo = np.array([X[i] @ _solve(np.delete(X, i, 0), np.delete(y, i), prior) for i in range(len(y))])
+        base_pred = X[:, :len(BASE_FEATURES)].sum(axis=1)
+        report = {"networks": int(len(y)), "prior": prior, "train_mape": _mape(X @ w, y),
+                  "loo_mape": _mape(loo, y), "base_mape": _mape(base_pred, y)}
+        return cls(base, tuple(float(v) for v in w), report)
+
+    @property
+    def beats_base(self) -> bool:
+        """Whether the correction's leave-one-out error is below the base model's error."""
+        r = self.report
+        return "loo_mape" in r and "base_mape" in r and r["loo_mape"] < r["base_mape"]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ np.asarray(self.weights)

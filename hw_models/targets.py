@@ -77,7 +77,8 @@ class RooflineTarget(Target):
 class CpuTarget(Target):
     """This machine's CPU: lookup table + learned correction from a calibration (see the module docstring).
 
-    ``model`` is ``"auto"`` (table + learned where the spec's space was calibrated, else table),
+    ``model`` is ``"auto"`` (table + learned where the spec's space was calibrated and the correction's
+    leave-one-out error on the calibration networks beats the table's, else the table),
     ``"table"``, ``"table+learned"``, ``"roofline"`` or ``"roofline+learned"``.
     """
 
@@ -123,7 +124,8 @@ class CpuTarget(Target):
     def _parts(self, spec: NetSpec) -> tuple[str, str | None]:
         """(base model, correction base or None) used for ``spec``."""
         if self.model == "auto":
-            return ("table", "table") if self.calibration.correction_for(spec, "table") else ("table", None)
+            corr = self.calibration.correction_for(spec, "table")
+            return ("table", "table") if corr is not None and corr.beats_base else ("table", None)
         base, _, learned = self.model.partition("+")
         return base, (base if learned else None)
 
@@ -149,10 +151,10 @@ class CpuTarget(Target):
             return self._roofline.describe()
         cal = self.calibration
         m = cal.machine
-        spaces = ", ".join(sorted(cal.corrections)) or "none"
         if self.model == "auto":
-            what = (f"lookup table of {len(cal.table)} measured layers + learned correction for spaces {spaces} "
-                    "(table alone for other networks)")
+            learned = ", ".join(s for s, c in sorted(cal.corrections.items()) if "table" in c and c["table"].beats_base)
+            what = (f"lookup table of {len(cal.table)} measured layers + learned correction for spaces "
+                    f"{learned or 'none'} (table alone elsewhere)")
         elif self.model.startswith("table"):
             what = f"lookup table of {len(cal.table)} measured layers" + (" + learned correction" if "+" in self.model else "")
         else:
