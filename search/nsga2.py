@@ -74,7 +74,8 @@ class NSGA2(Searcher):
 
     def _tournament(self) -> Trial:
         i, j = (int(x) for x in self.rng.integers(len(self.parents), size=2))
-        key = lambda k: (self._rank[k], -self._crowd[k], self.parents[k].number)
+        def key(k):
+            return (self._rank[k], -self._crowd[k], self.parents[k].number)
         return self.parents[min(i, j, key=key)]
 
     def _child(self) -> Architecture:

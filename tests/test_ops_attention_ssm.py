@@ -11,6 +11,9 @@ import math
 
 import pytest
 import torch
+from torch import nn
+
+from nas.errors import NasError
 from nas.searchspace import OPS
 from nas.searchspace.ops._attention_modules import relative_position_index
 from nas.searchspace.ops._formulas import fft_macs
@@ -18,9 +21,6 @@ from nas.searchspace.ops._ssm_modules import fft_causal_conv, selective_scan
 from nas.searchspace.ops.ssm_mamba import selective_scan_macs
 from nas.searchspace.ops.ssm_s4d import s4d_kernel_macs
 from nas.searchspace.tensor_type import TensorType
-from torch import nn
-
-from nas.errors import NasError
 
 TOL = 1e-10
 

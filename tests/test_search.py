@@ -64,7 +64,8 @@ def test_same_seed_same_trials_other_seed_other_trials(space, name) -> None:
 
 @pytest.mark.parametrize("name", ["evolution", "local", "optuna-tpe"])
 def test_adaptive_searchers_beat_random_on_a_smooth_score(space, name) -> None:
-    best = lambda n, s: _search(space, n, s, n=60).best().values[0]
+    def best(n, s):
+        return _search(space, n, s, n=60).best().values[0]
     gains = [best(name, s) - best("random", s) for s in range(3)]
     assert np.mean(gains) > 0.5, gains
 

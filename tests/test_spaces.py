@@ -181,7 +181,8 @@ def test_hybrid_covers_every_family_and_adapts_window() -> None:
              **{f"s{s}_depth": 1 for s in range(1, 5)}, "s1_width": 64, "s2_width": 128, "s3_width": 256,
              "s4_width": 512, **{f"s{s}_mlp": 4 for s in range(1, 5)}}
     a = space.make(**genes)
-    windows = lambda spec: [layer.hp["mixer_hp"]["window"] for layer in spec.layers if layer.op == "metaformer"]
+    def windows(spec):
+        return [layer.hp["mixer_hp"]["window"] for layer in spec.layers if layer.op == "metaformer"]
     heads = [layer.hp["mixer_hp"]["heads"] for layer in space.resolve(a).layers if layer.op == "metaformer"]
     assert windows(space.resolve(a)) == [7, 7, 7, 7] and heads == [2, 4, 8, 16]
     assert windows(space.resolve(a, TensorType.map(3, 64, 64))) == [4, 4, 4, 2]

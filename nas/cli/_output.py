@@ -21,6 +21,14 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text.replace(",", "").rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, file=None) -> None:
     """Print rows as an aligned text table."""
     file = file or sys.stdout
@@ -33,8 +41,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths)), file=file)
     print("  ".join("-" * w for w in widths), file=file)
     for row in cells:
-        print("  ".join(v.rjust(w) if v[:1].isdigit() or v[:1] == "-" else v.ljust(w)
-                        for v, w in zip(row, widths)), file=file)
+        print("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths)), file=file)
 
 
 def emit_json(obj: Any) -> None:

@@ -8,6 +8,8 @@ hypervolume gap 1 − HV/HV* of the found front.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nas.cli._output import add_format
 
 SINGLE = ("random", "optuna-tpe", "evolution", "local", "proxy-local")
@@ -147,6 +149,3 @@ def run(args) -> int:
             out.append(row)
         table(out)
     return 0
-
-
-from pathlib import Path

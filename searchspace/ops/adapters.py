@@ -62,8 +62,9 @@ class Stem(PartsOp):
         return parts
 
     def build(self, t: TensorType, hp: HParams):
-        from nas.searchspace.ops._layers import ChannelsLastLayerNorm, make_act
         from torch import nn
+
+        from nas.searchspace.ops._layers import ChannelsLastLayerNorm, make_act
 
         k, out = hp["kernel"], hp["out"]
         layers: list[nn.Module] = [nn.Conv2d(t.channels, out, k, hp["stride"], stem_padding(k), bias=hp["bias"])]
@@ -110,8 +111,9 @@ class PatchEmbed(PartsOp):
         return parts
 
     def build(self, t: TensorType, hp: HParams):
-        from nas.searchspace.ops._pf_modules import SeqLayerNorm
         from torch import nn
+
+        from nas.searchspace.ops._pf_modules import SeqLayerNorm
 
         p, d = hp["patch"], hp["dim"]
         return nn.Sequential(nn.Conv2d(t.channels, d, p, p), SeqLayerNorm(d, hp["norm"]))
@@ -207,9 +209,10 @@ class Downsample(PartsOp):
         return [Part(t.numel, c * h * w), conv(c, out, h, w, 1, h_in=h, w_in=w), norm(out, h * w)]
 
     def build(self, t: TensorType, hp: HParams):
+        from torch import nn
+
         from nas.searchspace.ops._layers import ChannelsLastLayerNorm
         from nas.searchspace.ops._pf_modules import OnGrid
-        from torch import nn
 
         c, out, kind = t.channels, hp["out"], hp["kind"]
         if kind == "conv":

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.errors import NasError
 from nas.searchspace.hparams import HParams
 from nas.searchspace.op_spec import OpSpec, register_op
 from nas.searchspace.ops._formulas import linear_macs, linear_params
 from nas.searchspace.tensor_type import Layout, TensorType
-
-from nas.errors import NasError
 
 HEADS = (1, 2, 4, 6, 8, 12, 16)
 

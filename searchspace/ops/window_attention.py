@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.errors import NasError
 from nas.searchspace.hparams import HParams
 from nas.searchspace.op_spec import OpSpec, register_op
 from nas.searchspace.ops.attention import (
@@ -15,8 +16,6 @@ from nas.searchspace.ops.attention import (
     qkv_proj_params,
 )
 from nas.searchspace.tensor_type import Layout, TensorType
-
-from nas.errors import NasError
 
 
 @register_op("window_attention")
