@@ -11,12 +11,7 @@ def add_parser(sub):
     p = sub.add_parser("bench", help="benchmarks against external data (NAS-Bench-201, HELP latencies)")
     bsub = p.add_subparsers(dest="bench", metavar="BENCH")
     for name in BENCHES:
-        try:
-            mod = import_module(f"nas.cli.bench_{name.replace('-', '_')}")
-        except ModuleNotFoundError as e:
-            if e.name == f"nas.cli.bench_{name.replace('-', '_')}":
-                continue
-            raise
+        mod = import_module(f"nas.cli.bench_{name.replace('-', '_')}")
         bp = mod.add_parser(bsub)
         bp.set_defaults(_bench_run=mod.run)
     p.set_defaults(_parser=p)

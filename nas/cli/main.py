@@ -21,12 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="nas 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            mod = import_module(f"nas.cli.cmd_{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"nas.cli.cmd_{name}":
-                continue
-            raise
+        mod = import_module(f"nas.cli.cmd_{name}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run)
     return parser
