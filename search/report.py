@@ -17,14 +17,13 @@ if TYPE_CHECKING:
 
 def front_rows(result: SearchResult, arch_dir: Path, space_config: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per Pareto-front network: ``arch`` (path of its architecture JSON), ``score``, ``flops``,
-    ``params``, ``latency_ms`` (when known), every objective, ``digest`` and ``trial``."""
+    ``params``, ``latency_ms`` (None without a target), every objective, ``digest`` and ``trial``."""
     rows = []
     for t in result.pareto_front():
         path = save_architecture(arch_dir / f"{t.arch.digest()}.json", t.arch, **space_config)
         row: dict[str, Any] = {"arch": str(path), "score": t.scores.get("score"),
-                               "flops": t.costs.get("flops"), "params": t.costs.get("params")}
-        if "latency_ms" in t.costs:
-            row["latency_ms"] = t.costs["latency_ms"]
+                               "flops": t.costs.get("flops"), "params": t.costs.get("params"),
+                               "latency_ms": t.costs.get("latency_ms")}
         for name, v in zip(result.objectives, t.values):
             row[name] = v
         row.update(digest=t.arch.digest(), trial=t.number)
