@@ -25,8 +25,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig, fan_ins
-from nas.search.deepmad_problem import DeepMADConstraints
-from nas.searchspace.architecture import Architecture
+from nas.search.deepmad_problem import DeepMADConstraints, GridRows
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.space import SearchSpace
 from nas.searchspace.tensor_type import Layout, TensorType
@@ -36,7 +35,7 @@ STAGES = 4
 MIP_GAP = 1e-6
 
 
-class HybridModel:
+class HybridModel(GridRows):
     """DeepMAD grid model of a ``hybrid`` space instance (see ``deepmad_problem.GridModel``)."""
 
     def __init__(self, space: SearchSpace, config: DeepMADConfig | None = None) -> None:
@@ -121,16 +120,6 @@ class HybridModel:
         tab["peak"][at] = peak
 
     # -- genes <-> rows ---------------------------------------------------------------------------
-    def row(self, arch: Architecture) -> np.ndarray:
-        self.space.validate(arch)
-        return np.array([d.index(arch.genes[d.name]) for d in self.dims], dtype=np.int64)
-
-    def arch(self, row: Sequence[int]) -> Architecture:
-        return Architecture(self.space.name, {d.name: d.choices[int(i)] for d, i in zip(self.dims, row)})
-
-    def canonical(self, idx: np.ndarray) -> np.ndarray:
-        return np.asarray(idx, dtype=np.int64)
-
     def _cols(self, idx: np.ndarray, s: int) -> tuple[np.ndarray, ...]:
         return tuple(idx[:, self.col[f"s{s + 1}_{g}"]] for g in ("mixer", "depth", "width", "mlp"))
 

@@ -18,7 +18,7 @@ from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig
 from nas.search.deepmad_costs import CONVENTIONS
 from nas.searchspace.architecture import Architecture
-from nas.searchspace.space import Dimension
+from nas.searchspace.space import Dimension, SearchSpace
 
 CONVENTION_CHOICES = (*CONVENTIONS, "both")
 METRICS = ("score", "flops_analytic", "params_analytic", "flops_tinynas", "params_tinynas", "rho", "layers",
@@ -108,6 +108,24 @@ class GridModel(Protocol):
     def arch(self, row: Sequence[int]) -> Architecture: ...
 
     def row(self, arch: Architecture) -> np.ndarray: ...
+
+
+class GridRows:
+    """The gene ↔ index-row conversions shared by the grid models (they set ``space`` and ``dims``).
+    Every gene of the supported spaces carries meaning, so ``canonical`` keeps rows as they are."""
+
+    space: SearchSpace
+    dims: tuple[Dimension, ...]
+
+    def row(self, arch: Architecture) -> np.ndarray:
+        self.space.validate(arch)
+        return np.array([d.index(arch.genes[d.name]) for d in self.dims], dtype=np.int64)
+
+    def arch(self, row: Sequence[int]) -> Architecture:
+        return Architecture(self.space.name, {d.name: d.choices[int(i)] for d, i in zip(self.dims, row)})
+
+    def canonical(self, idx: np.ndarray) -> np.ndarray:
+        return np.asarray(idx, dtype=np.int64)
 
 
 def rows_of(model: GridModel, archs: Sequence[Architecture]) -> np.ndarray:

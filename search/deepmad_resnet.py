@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas.predictors.deepmad import DeepMADConfig
-from nas.searchspace.architecture import Architecture
+from nas.search.deepmad_problem import GridRows
 from nas.searchspace.space import SearchSpace
 
 STEM_KERNEL = 3
@@ -45,7 +45,7 @@ class _Geometry:
     strides: tuple[int, ...]
 
 
-class ResNetModel:
+class ResNetModel(GridRows):
     """DeepMAD grid model of a ``resnet`` space instance (see ``nas.search.deepmad_problem.GridModel``)."""
 
     def __init__(self, space: SearchSpace, config: DeepMADConfig | None = None) -> None:
@@ -78,17 +78,6 @@ class ResNetModel:
         self._stride2 = np.array(rs.STRIDES) != 1
 
     # -- genes <-> index rows ---------------------------------------------------------------------
-    def row(self, arch: Architecture) -> np.ndarray:
-        self.space.validate(arch)
-        return np.array([d.index(arch.genes[d.name]) for d in self.dims], dtype=np.int64)
-
-    def arch(self, row: Sequence[int]) -> Architecture:
-        return Architecture(self.space.name, {d.name: d.choices[int(i)] for d, i in zip(self.dims, row)})
-
-    def canonical(self, idx: np.ndarray) -> np.ndarray:
-        """Every gene of the space carries meaning (a basic block uses ``mid`` too): rows as they are."""
-        return np.asarray(idx, dtype=np.int64)
-
     def genes(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """Gene values (block: 1 for bottleneck, 0 for basic) as int64 arrays."""
         return {n: self.values[i][idx[:, i]] for i, n in enumerate(self.names)}
