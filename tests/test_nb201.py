@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _benchmark_data import benchmark_file
 from scipy.stats import spearmanr
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -23,7 +23,6 @@ from nas.searchspace.spaces._nb201_data import (
     naslib_extra_flops,
     naslib_key_to_arch_string,
 )
-from nas.settings import benchmarks_dir
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
@@ -31,18 +30,7 @@ MIXED = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1
 
 
 def _data(rel: Path) -> Path:
-    """A benchmark file; missing data skips locally and fails under CI=true."""
-    try:
-        path = benchmarks_dir() / rel
-    except NasError as e:
-        path, why = None, str(e)
-    else:
-        why = f"benchmark file {path} missing"
-    if path is not None and path.is_file():
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
+    return benchmark_file(rel)
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
-
-from nas.errors import NasError
-from nas.settings import benchmarks_dir
+from _benchmark_data import benchmark_file
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "experiments" / "notebooks"
@@ -20,17 +17,7 @@ DATA = Path("nb201_accuracy") / "nb201_merged.csv"
 
 
 def _data_or_skip() -> Path:
-    try:
-        path = benchmarks_dir() / DATA
-    except NasError as e:
-        if os.environ.get("CI", "").lower() == "true":
-            raise
-        pytest.skip(str(e))
-    if not path.is_file():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"benchmark file {path} is missing under CI=true")
-        pytest.skip(f"benchmark file {path} is missing")
-    return path
+    return benchmark_file(DATA)
 
 
 def test_committed_notebook_is_the_builders_output_without_outputs() -> None:

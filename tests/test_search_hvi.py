@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from _benchmark_data import load_benchmark
 
-from nas.errors import NasError
 from nas.search.benchmark import hv_gap_trace
 from nas.search.canonical import canonical_nb201
 from nas.search.hvi import hv_improvement_2d
@@ -21,12 +21,7 @@ from nas.searchspace import get_space
 
 @pytest.fixture(scope="module")
 def table() -> NB201Table:
-    try:
-        return NB201Table.load()
-    except NasError as e:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"NAS-Bench-201 data missing: {e}")
+    return load_benchmark(NB201Table.load)
 
 
 def test_canonical_nb201_drops_dead_edges() -> None:
