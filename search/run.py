@@ -150,7 +150,8 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool) -> tuple[
     """The run's durable store; a new run refuses a store that already holds trials."""
     url = config.storage or sqlite_url(out / "study.db")
     study = config.study or out.name
-    store = OptunaStore(url, study, p.directions, create=not resume or config.storage is None)
+    store = OptunaStore(url, study, p.directions, create=not resume or config.storage is None,
+                        objectives=p.objectives, space=p.ref.space)
     stored_cfg = store.config()
     have = store.trials()
     if resume:
