@@ -17,7 +17,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.io import read_json
-from nas.search.report import report_view
+from nas.search.report import report_view, run_title
 from nas.search.trial import SearchResult, Trial, hypervolume, nondominated_mask
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.netspec import NetSpec
@@ -193,16 +193,17 @@ class RunFolder:
 
         return load_target(self.config.get("target")) if self.config.get("latency_model") else None
 
+    @cached_property
+    def progress(self) -> pd.DataFrame:
+        """``convergence`` of the reported view."""
+        return convergence(self.view)
+
     def front(self) -> list[Trial]:
         """The reported front, best first on its first objective (the order of ``front.json``)."""
         return self.view.pareto_front()
 
     def title(self) -> str:
-        c = self.config
-        budgets = ", ".join(c.get("budgets", [])) or "no budget"
-        target = f"target {c['target']}" if c.get("latency_model") else "no target"
-        return (f"{c.get('space')} / {c.get('strategy')} / seed {c.get('seed')} / {c.get('score')} / "
-                f"{budgets} / {target}")
+        return run_title(self.config)
 
     def summary(self) -> dict[str, Any]:
         """Counts by state, the front's size and its objectives."""
