@@ -44,22 +44,33 @@ def projection_front(values: np.ndarray, directions: Sequence[str]) -> np.ndarra
     return nondominated_mask(min_form(values, directions))
 
 
-def convergence(result: SearchResult) -> pd.DataFrame:
+def objective_bounds(results: Sequence[SearchResult]) -> tuple[np.ndarray, np.ndarray]:
+    """(best, worst) of each objective over the complete trials of ``results`` (same objectives and
+    directions), in minimisation form: pass to ``convergence`` to compare runs on one scale."""
+    pts = [min_form(np.array([t.values for t in r.complete]).reshape(-1, len(r.objectives)), r.directions)
+           for r in results]
+    allp = np.vstack(pts)
+    if len(allp) == 0:
+        raise NasError("no complete trial in these results")
+    return allp.min(axis=0), allp.max(axis=0)
+
+
+def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per trial in number order: ``number``, ``state``, ``best`` (best value of objective 0
     among complete trials so far) and ``hypervolume`` of the front so far.
 
     The hypervolume is computed on objectives scaled to [0, 1] by the range of all complete trials
-    (best = 0, worst = 1) with the reference point at 1.1 in each, so runs of one space and target are
-    comparable and the value lies in [0, 1.1^k]. NaN until the first complete trial.
+    (best = 0, worst = 1) with the reference point at 1.1 in each, so the value lies in [0, 1.1^k];
+    ``bounds`` (from ``objective_bounds`` over several runs) puts several runs on one scale. NaN until
+    the first complete trial.
     """
     import pandas as pd
 
     done = result.complete
     k = len(result.objectives)
     if done:
-        pts = min_form(np.array([t.values for t in done]).reshape(len(done), k), result.directions)
-        lo, span = pts.min(axis=0), np.ptp(pts, axis=0)
-        span[span == 0] = 1.0
+        lo, hi = bounds if bounds is not None else objective_bounds([result])
+        span = np.where(hi > lo, hi - lo, 1.0)
     ref = np.full(k, 1.1)
     front = np.empty((0, k))
     best, hv = np.nan, np.nan
