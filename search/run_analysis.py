@@ -89,15 +89,20 @@ def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | No
     return pd.DataFrame(rows, columns=["number", "state", "best", "hypervolume"])
 
 
-def _operation(layer) -> tuple[str, str]:
-    """(operation, family) of a layer, looking inside wrapper blocks (a MetaFormer block's mixer)."""
+def _operations(layer) -> list[tuple[str, str]]:
+    """(operation, family) pairs a layer runs, looking inside blocks that wrap others: a MetaFormer
+    block's token mixer, an NB201 cell's edge operations (family of their registered equivalent)."""
     from nas.searchspace.op_spec import OPS
 
     inner = _WRAPPERS.get(layer.op)
     if inner and inner in layer.hp:
         op = str(layer.hp[inner])
-        return op, OPS.get(op).family
-    return layer.op, layer.family
+        return [(op, OPS.get(op).family)]
+    if layer.op == "nb201_cell":
+        from nas.searchspace.ops.nb201 import edge_equivalent
+
+        return [(e, OPS.get(edge_equivalent(e, layer.in_type.channels)[0]).family) for e in layer.hp["edges"]]
+    return [(layer.op, layer.family)]
 
 
 def stage_of(layer_name: str) -> str | None:
@@ -114,10 +119,9 @@ def stage_operations(spec: NetSpec) -> dict[str, set[tuple[str, str]]]:
         stage = stage_of(layer.name)
         if stage is None:
             continue
-        op, family = _operation(layer)
-        if family == "adapter":
-            continue
-        out.setdefault(stage, set()).add((op, family))
+        for op, family in _operations(layer):
+            if family != "adapter":
+                out.setdefault(stage, set()).add((op, family))
     return out
 
 
@@ -154,7 +158,7 @@ def layer_costs(spec: NetSpec, target: Any | None = None) -> pd.DataFrame:
 
     rows = []
     for layer in spec.layers:
-        op, family = _operation(layer)
+        op, family = _operations(layer)[0] if layer.op in _WRAPPERS else (layer.op, layer.family)
         rows.append({"layer": layer.name, "op": op, "family": family, "out": str(layer.out_type),
                      "flops": layer.macs(), "params": layer.params()})
     df = pd.DataFrame(rows)
