@@ -17,7 +17,7 @@ from nas.search.config import SearchConfig
 from nas.search.trial import SearchResult, Trial
 from nas.searchspace import Architecture, get_space
 
-TRIALS = 24
+TRIALS = 16
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +187,8 @@ def test_report_is_one_self_contained_page(run_dir: Path, tmp_path: Path, capsys
     (["report", "{empty}"], "not a finished `nas search` run folder"),
     (["report", "{run}", "-o", "{missing}/r.html"], "does not exist"),
     (["report", "{run}", "--chosen", "999"], "out of range"),
+    (["report", "{run}", "-o", "{run}"], "is a folder"),
+    (["report", "{run}", "--figures", "{run}/config.json"], "is a file, not a folder"),
 ])
 def test_report_bad_input_is_one_line_exit_2(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                              argv: list[str], message: str) -> None:
