@@ -169,7 +169,8 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
                                "continue it or --out/--study for a new run")
             created.update(url=url, study=study if study not in before else None,
                            db=default_storage and not db_exists)
-        store = OptunaStore(url, study, p.directions, create=not resume)
+        store = OptunaStore(url, study, p.directions, create=not resume,
+                            objectives=p.objectives, space=p.ref.space)
         stored_cfg = store.config()
         have = store.trials()
     if resume:

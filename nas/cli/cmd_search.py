@@ -151,7 +151,7 @@ def run(args) -> int:
     for b in plan.budgets:
         print(f"budget {b}: {b.describe()}")
     print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(front_doc['objectives'], front_doc['directions']))}):")
-    table(rows, cols)
+    table(rows, cols, keep=("arch",))
     print(f"run folder: {out} (config.json, trials.csv, front.json, front.png, study.db)")
     if info["failed"]:
         print(f"failed trials, first errors: {info['failed_errors']}", file=sys.stderr)
