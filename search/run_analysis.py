@@ -26,9 +26,6 @@ from nas.searchspace.space import SearchSpace
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Layers whose op only wraps the one that matters: (op, hyper-parameter naming the inner op).
-_WRAPPERS = {"metaformer": "mixer"}
-
 
 def min_form(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     """Objective values turned into values to minimise (maximised ones negated)."""
@@ -90,19 +87,11 @@ def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | No
 
 
 def _operations(layer) -> list[tuple[str, str]]:
-    """(operation, family) pairs a layer runs, looking inside blocks that wrap others: a MetaFormer
-    block's token mixer, an NB201 cell's edge operations (family of their registered equivalent)."""
+    """(operation, family) of each registered op a layer holds (``OpSpec.components``: a MetaFormer
+    block's token mixer, an NB201 cell's edges as their equivalent ops, else the layer's own op)."""
     from nas.searchspace.op_spec import OPS
 
-    inner = _WRAPPERS.get(layer.op)
-    if inner and inner in layer.hp:
-        op = str(layer.hp[inner])
-        return [(op, OPS.get(op).family)]
-    if layer.op == "nb201_cell":
-        from nas.searchspace.ops.nb201 import edge_equivalent
-
-        return [(e, OPS.get(edge_equivalent(e, layer.in_type.channels)[0]).family) for e in layer.hp["edges"]]
-    return [(layer.op, layer.family)]
+    return [(name, OPS.get(name).family) for name in layer.spec.components(layer.in_type, layer.hp)]
 
 
 def stage_of(layer_name: str) -> str | None:
@@ -158,7 +147,8 @@ def layer_costs(spec: NetSpec, target: Any | None = None) -> pd.DataFrame:
 
     rows = []
     for layer in spec.layers:
-        op, family = _operations(layer)[0] if layer.op in _WRAPPERS else (layer.op, layer.family)
+        inner = _operations(layer)
+        op, family = inner[0] if len(inner) == 1 else (layer.op, layer.family)
         rows.append({"layer": layer.name, "op": op, "family": family, "out": str(layer.out_type),
                      "flops": layer.macs(), "params": layer.params()})
     df = pd.DataFrame(rows)

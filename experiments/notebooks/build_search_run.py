@@ -36,22 +36,26 @@ HTML page.""", []),
     ("code", """\
 import warnings
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto, imported by a dependency
-
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto, imported by a dependency""", []),
+    ("code", """\
 import json
 import os
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from nas.search.config import SearchConfig
 from nas.search.run import search
 from nas.search.run_analysis import RunFolder, convergence, objective_bounds
-from nas.search.run_figures import (convergence_figure, families_figure, front_figure, layers_figure,
-                                    parallel_figure)
+from nas.search.run_figures import (
+    convergence_figure,
+    families_figure,
+    front_figure,
+    layers_figure,
+    parallel_figure,
+)
 
 RUN_DIR = os.environ.get("NAS_RUN_DIR")          # a run folder of yours, or None to make one here
 TRIALS = int(os.environ.get("NAS_NOTEBOOK_TRIALS", "60"))
