@@ -134,8 +134,8 @@ def clear_empty_studies(out: Path, url: str) -> None:
     full = {k: v for k, v in found.items() if v}
     if full:
         name, n = next(iter(full.items()))
-        raise NasError(f"run folder {str(out)!r} already holds a search (study {name!r}, {n} trials); pass "
-                       "--resume to continue it or another --out for a new run")
+        raise NasError(f"run folder {str(out)!r} already holds a search; pass --resume to continue it or another "
+                       f"--out for a new run (study {name!r}, {n} trials)")
     if found:
         delete_studies(url, list(found))
 
