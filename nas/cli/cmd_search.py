@@ -44,10 +44,9 @@ def add_parser(sub):
 
 def _options(items):
     import json
+    import math
 
     from nas.errors import NasError
-
-    import math
 
     out = {}
     for item in items or ():
