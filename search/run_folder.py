@@ -55,8 +55,8 @@ def storage_errors(url: str) -> Iterator[None]:
         if not mod.startswith(("optuna", "sqlalchemy", "sqlite3")):
             raise
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise NasError(f"the trial store {url} cannot be read ({type(e).__name__}: {first}); the file may be "
-                       "damaged: move it away to start a new run") from None
+        hint = "; the file may be damaged: move it away to start a new run" if url.startswith("sqlite") else ""
+        raise NasError(f"cannot use the trial store {url} ({type(e).__name__}: {first}){hint}") from None
 
 
 def studies(url: str) -> dict[str, int]:
