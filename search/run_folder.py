@@ -178,7 +178,7 @@ def prune(out: Path) -> int:
     keep = {Path(r["arch"]).name for r in front.get("pareto", ()) if isinstance(r, dict) and "arch" in r}
     archs = out / "archs"
     stale = [f for f in archs.glob("*.json") if f.name not in keep] if archs.is_dir() else []
-    stale += [*out.glob(".*.tmp"), *(archs.glob(".*.tmp") if archs.is_dir() else [])]
+    stale += [*out.glob(".*.tmp"), *out.glob("*.tmp.*"), *(archs.glob(".*.tmp") if archs.is_dir() else [])]
     for f in stale:
         with contextlib.suppress(OSError):
             f.unlink()
