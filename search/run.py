@@ -174,8 +174,7 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
         stored_cfg = store.config()
         have = store.trials()
     if resume:
-        if stored_cfg is None and not have:
-            raise NasError(f"nothing to resume: study {study!r} in {url} holds no trials")
+        # a study with neither config nor trials is a run killed as it started: resuming it starts it
         if stored_cfg is not None:
             diff = p.config.differences(stored_cfg)
             if diff:

@@ -35,7 +35,8 @@ def add_parser(sub):
     p.add_argument("--out", help="run folder (default: runs/search-SPACE-STRATEGY-seedSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out/--storage")
     p.add_argument("--storage", help="SQLAlchemy URL of the trial store (default: sqlite in the run folder)")
-    p.add_argument("--study", help="study name in the storage (default: the run folder's name)")
+    p.add_argument("--study", help="study name in the storage (default: a new run names it after the run folder; "
+                                   "--resume finds the folder's own study, so a renamed or copied folder resumes)")
     p.add_argument("--config", help="TOML/YAML/JSON file setting SearchConfig fields (flags override it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format(p)
@@ -44,10 +45,9 @@ def add_parser(sub):
 
 def _options(items):
     import json
+    import math
 
     from nas.errors import NasError
-
-    import math
 
     out = {}
     for item in items or ():
