@@ -54,6 +54,35 @@ def test_mhsa_matches_torch_multihead_attention(qkv_bias: bool) -> None:
         torch.testing.assert_close(ours(x), expected, rtol=0, atol=TOL)
 
 
+def _explicit_attention(module: nn.Module, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The attention SDPA replaced, as explicit matmuls that torch's flop counter sees."""
+    b, n, d = x.shape
+    q, k, v = module.qkv(x).reshape(b, n, 3, module.heads, d // module.heads).permute(2, 0, 3, 1, 4)
+    scores = (q * module.scale) @ k.transpose(-2, -1)
+    if bias is not None:
+        scores = scores + bias
+    return module.proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, n, d))
+
+
+def test_mhsa_sdpa_equals_explicit_matmuls_and_declares_what_the_counter_misses() -> None:
+    """SDPA output = explicit softmax(QKᵀ/√d)V; the counter sees only the projections through SDPA, and
+    all of ``macs`` through explicit matmuls: uncounted = QKᵀ + AV = 2·N·N·D by hand."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    t = TensorType.seq(12, 2, 3)  # N = 6, D = 12, 3 heads of 4
+    spec, full, module = _build("mhsa", t, heads=3)
+    x = _randn(1, 6, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), _explicit_attention(module, x), rtol=0, atol=TOL)
+    with FlopCounterMode(display=False) as sdpa, torch.no_grad():
+        module(x)
+    with FlopCounterMode(display=False) as explicit, torch.no_grad():
+        _explicit_attention(module, x)
+    assert spec.uncounted_macs(t, full) == 6 * 6 * 12 + 6 * 6 * 12 == 864
+    assert explicit.get_total_flops() // 2 == spec.macs(t, full) == 6 * 12 * 36 + 6 * 12 * 12 + 864
+    assert sdpa.get_total_flops() // 2 == spec.macs(t, full) - 864
+
+
 def test_window_equal_to_grid_is_mhsa() -> None:
     t = TensorType.seq(16, 4, 4)
     _, _, win = _build("window_attention", t, window=4, heads=2)

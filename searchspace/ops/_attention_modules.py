@@ -1,7 +1,8 @@
 """The torch modules behind the attention ops (imported only when a module is built).
 
-Every contraction is an explicit matmul or einsum so ``torch.utils.flop_counter`` counts it; the op
-formulas in ``attention.py``, ``window_attention.py`` and ``linear_attention.py`` match those counts.
+Softmax attention runs through ``F.scaled_dot_product_attention`` (fused kernels where the device has
+them), which ``torch.utils.flop_counter`` does not count on CPU: ``mhsa`` and ``window_attention``
+declare QKᵀ and AV as ``uncounted_macs``. The projections and linear attention's einsums are counted.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class SelfAttention(nn.Module):
     """Multi-head softmax self-attention over all tokens of a B×N×D sequence.
 
     Submodules ``qkv`` (D→3D) and ``proj`` (D→D) have the layout of ``nn.MultiheadAttention``'s
-    ``in_proj`` / ``out_proj``; an optional additive bias of shape h×N×N is added to the scores.
+    ``in_proj`` / ``out_proj``; an optional additive bias of shape 1×h×N×N is added to the scores.
     """
 
     def __init__(self, dim: int, heads: int, qkv_bias: bool = True) -> None:
@@ -40,10 +41,8 @@ class SelfAttention(nn.Module):
 
     def attend(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = _split_heads(self.qkv(x), self.heads)
-        scores = (q * self.scale) @ k.transpose(-2, -1)
-        if bias is not None:
-            scores = scores + bias
-        return self.proj(_merge_heads(scores.softmax(dim=-1) @ v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+        return self.proj(_merge_heads(out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attend(x)
@@ -77,7 +76,8 @@ class WindowSelfAttention(SelfAttention):
         windows = x.reshape(b, gh, w, gw, w, d).permute(0, 1, 3, 2, 4, 5).reshape(b * gh * gw, w * w, d)
         bias = None
         if self.rel_table is not None:
-            bias = self.rel_table[self.rel_index.reshape(-1)].reshape(w * w, w * w, -1).permute(2, 0, 1)
+            # 1×h×w²×w²: a 4-D mask keeps SDPA on its fused CPU kernel (a 3-D one falls back to matmuls)
+            bias = self.rel_table[self.rel_index.reshape(-1)].reshape(w * w, w * w, -1).permute(2, 0, 1)[None]
         out = self.attend(windows, bias)
         return out.reshape(b, gh, gw, w, w, d).permute(0, 1, 3, 2, 4, 5).reshape(b, n, d)
 

@@ -50,6 +50,10 @@ class WindowAttention(OpSpec):
         return qkv_proj_macs(t.tokens, t.channels) + self._windows(t, hp) * attention_macs(hp["window"] ** 2,
                                                                                             t.channels)
 
+    def uncounted_macs(self, t: TensorType, hp: HParams) -> int:
+        """QKᵀ and AV inside ``F.scaled_dot_product_attention``, which torch's counter does not see."""
+        return self._windows(t, hp) * attention_macs(hp["window"] ** 2, t.channels)
+
     def params(self, t: TensorType, hp: HParams) -> int:
         table = (2 * hp["window"] - 1) ** 2 * hp["heads"] if hp["rel_pos"] else 0
         return qkv_proj_params(t.channels, True) + table
