@@ -350,3 +350,19 @@ def test_token_mixers_keep_the_type(name: str) -> None:
     assert spec.token_mixer
     for t, hp in spec.examples():
         assert spec.resolve(t, hp)[1] == t
+
+
+def test_s4d_kernel_in_blocks_of_modes_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel built a few modes at a time (never the whole complex Vandermonde matrix) equals the
+    one-shot kernel, and so do its gradients through the recomputed blocks."""
+    from nas.searchspace.ops import _ssm_modules
+
+    t = TensorType.seq(5, 3, 7)
+    _, _, s4d = _build("s4d", t, state=16, bidirectional=True)   # 8 modes, L = 21
+    whole = s4d.kernel(21)
+    (g_whole,) = torch.autograd.grad(whole.square().sum(), [s4d.c])
+    monkeypatch.setattr(_ssm_modules, "KERNEL_BLOCK", 2 * 5 * 21 * 3)  # 3 modes per block: blocks 3, 3, 2
+    blocks = s4d.kernel(21)
+    (g_blocks,) = torch.autograd.grad(blocks.square().sum(), [s4d.c])
+    torch.testing.assert_close(blocks, whole, rtol=0, atol=TOL)
+    torch.testing.assert_close(g_blocks, g_whole, rtol=0, atol=TOL)

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 def _to_seq(x: torch.Tensor) -> torch.Tensor:
@@ -47,6 +48,16 @@ def fft_causal_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return y[..., :length]
 
 
+#: complex Vandermonde entries computed at once while building an S4D kernel
+KERNEL_BLOCK = 1 << 20
+
+
+def _vandermonde_block(dt_a: torch.Tensor, c_hat: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Σ over a block of modes of Re(Ĉ_n · exp(ΔA_n · l)) for every tap l: k×D×L."""
+    z = torch.exp(dt_a.unsqueeze(-1) * pos)
+    return (c_hat.real.unsqueeze(-1) * z.real - c_hat.imag.unsqueeze(-1) * z.imag).sum(dim=-2)
+
+
 class S4DMixer(nn.Module):
     """Diagonal state-space model (S4D, Gu et al. 2022) as a long convolution, then GELU and Linear D→D.
 
@@ -70,13 +81,26 @@ class S4DMixer(nn.Module):
         self.out = nn.Linear(dim, dim)
 
     def kernel(self, length: int) -> torch.Tensor:
-        """The k×D×L real convolution kernel(s) for sequences of ``length`` tokens."""
+        """The k×D×L real convolution kernel(s) for sequences of ``length`` tokens.
+
+        Built a block of modes at a time (about ``KERNEL_BLOCK`` complex powers each), so neither the
+        forward nor, through recomputation, the backward holds the k×D×(S/2)×L complex Vandermonde
+        matrix: peak memory is the k×D×L kernel plus one block.
+        """
         a = torch.complex(-torch.exp(self.a_re), self.a_im)
         dt_a = a * torch.exp(self.log_dt).unsqueeze(-1)
         c_hat = 2 * torch.view_as_complex(self.c) * torch.view_as_complex(self.b) * (torch.exp(dt_a) - 1) / a
         pos = torch.arange(length, dtype=self.a_re.dtype, device=self.a_re.device)
-        z = torch.exp(dt_a.unsqueeze(-1) * pos)
-        return (c_hat.real.unsqueeze(-1) * z.real - c_hat.imag.unsqueeze(-1) * z.imag).sum(dim=-2)
+        k, dim, modes = dt_a.shape
+        step = max(1, KERNEL_BLOCK // (k * dim * length))
+        out = self.a_re.new_zeros(k, dim, length)
+        for m in range(0, modes, step):
+            args = (dt_a[..., m:m + step], c_hat[..., m:m + step], pos)
+            if torch.is_grad_enabled() and self.a_re.requires_grad and step < modes:
+                out = out + checkpoint(_vandermonde_block, *args, use_reentrant=False)
+            else:
+                out = out + _vandermonde_block(*args)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = _to_seq(x).transpose(1, 2)
