@@ -124,33 +124,35 @@ def scan_chunk_length(delta: torch.Tensor, a: torch.Tensor, longest: int = 32) -
     return t
 
 
+def _chunks(t: torch.Tensor, chunk: int) -> torch.Tensor:
+    """B×L×… → (L/chunk)×B×chunk×… (L a multiple of ``chunk``), contiguous per chunk."""
+    return t.reshape(t.shape[0], -1, chunk, *t.shape[2:]).transpose(0, 1).contiguous()
+
+
 def _scan_forward(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
                   chunk: int, keep: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """y (B×L×C, without the skip term) and, when ``keep``, the states h and decays e (B×L×C·S).
+    """y (B×L×C, without the skip term) and, when ``keep``, the states h and decays e, chunk-major
+    ((L/chunk)×B×chunk×C·S). L must be a multiple of ``chunk`` (``selective_scan`` pads).
 
-    Within a chunk of n tokens, with e_t = exp(Σ_{r≤t} Δ_r·A) (cumulative decay from the chunk start):
-    h_t = e_t · (h_0 + Σ_{s≤t} x_s / e_s), x_s = (Δ_s·u_s) ⊗ B_s; the prefix sums are one n×n
+    Within a chunk, with e_t = exp(Σ_{r≤t} Δ_r·A) (the cumulative decay from the chunk start):
+    h_t = e_t · (h_0 + Σ_{s≤t} x_s / e_s), x_s = (Δ_s·u_s) ⊗ B_s; the prefix sums are one
     lower-triangular matmul; chunks run in sequence, each starting from the last state of the one before.
     """
     bsz, length, ch = u.shape
-    cs = ch * a.shape[-1]
-    du = delta * u
-    y = torch.empty_like(u)
-    hs = u.new_empty(bsz, length, cs) if keep else u.new_empty(0)
-    es = u.new_empty(bsz, length, cs) if keep else u.new_empty(0)
+    n_chunks, cs = length // chunk, ch * a.shape[-1]
+    dk, duk, bk, ck = (_chunks(t, chunk) for t in (delta, delta * u, b, c))
+    y = u.new_empty(n_chunks, bsz, chunk, ch)
+    hs = u.new_empty(n_chunks, bsz, chunk, cs) if keep else u.new_empty(0)
+    es = u.new_empty(n_chunks, bsz, chunk, cs) if keep else u.new_empty(0)
     h0 = u.new_zeros(bsz, 1, cs)
-    tril = torch.ones(chunk, chunk, dtype=u.dtype, device=u.device).tril_()
-    for i in range(0, length, chunk):
-        j = min(i + chunk, length)
-        tri = tril[: j - i, : j - i]
-        e = torch.matmul(tri, (delta[:, i:j, :, None] * a).flatten(2)).exp_()
-        x = (du[:, i:j, :, None] * b[:, i:j, None, :]).flatten(2)
-        h = torch.matmul(tri, x.div_(e)).add_(h0).mul_(e)
-        y[:, i:j] = torch.einsum("btcs,bts->btc", h.view(bsz, j - i, ch, -1), c[:, i:j])
+    tri = torch.ones(chunk, chunk, dtype=u.dtype, device=u.device).tril_()
+    for k in range(n_chunks):
+        e = torch.matmul(tri, (dk[k][..., None] * a).flatten(2), out=es[k] if keep else None).exp_()
+        x = (duk[k][..., None] * bk[k][:, :, None, :]).flatten(2)
+        h = torch.matmul(tri, x.div_(e), out=hs[k] if keep else None).add_(h0).mul_(e)
+        y[k] = torch.einsum("btcs,bts->btc", h.view(bsz, chunk, ch, -1), ck[k])
         h0 = h[:, -1:]
-        if keep:
-            hs[:, i:j], es[:, i:j] = h, e
-    return y, hs, es
+    return y.transpose(0, 1).reshape(bsz, length, ch), hs, es
 
 
 def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
@@ -164,26 +166,26 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
     """
     bsz, length, ch = u.shape
     st = a.shape[-1]
-    du = delta * u
-    gu, gdelta, gb, gc = (torch.empty_like(t) for t in (u, delta, b, c))
+    uk, dk, duk, bk, ck, gk = (_chunks(t, chunk) for t in (u, delta, delta * u, b, c, gy))
+    gu, gdelta, gb, gc = (torch.empty_like(t) for t in (uk, dk, bk, ck))
     ga = torch.zeros_like(a)
     g_in = u.new_zeros(bsz, 1, ch * st)
     triu = torch.ones(chunk, chunk, dtype=u.dtype, device=u.device).triu_()
-    for i in reversed(range(0, length, chunk)):
-        j = min(i + chunk, length)
-        n, d, g, h, e = j - i, delta[:, i:j], gy[:, i:j], hs[:, i:j], es[:, i:j]
-        q = (g[:, :, :, None] * c[:, i:j, None, :]).flatten(2)
-        gh = torch.matmul(triu[:n, :n], q.mul_(e)).add_(g_in * e[:, -1:]).div_(e)
+    for k in reversed(range(len(hs))):
+        d, du, bb, g, h, e = dk[k], duk[k], bk[k], gk[k], hs[k], es[k]
+        q = (g[..., None] * ck[k][:, :, None, :]).flatten(2)
+        gh = torch.matmul(triu, q.mul_(e)).add_(g_in * e[:, -1:]).div_(e)
         g_in = torch.exp(d[:, :1, :, None] * a).flatten(2) * gh[:, :1]
-        h4, gh4 = h.view(bsz, n, ch, st), gh.view(bsz, n, ch, st)
-        gc[:, i:j] = torch.einsum("btc,btcs->bts", g, h4)
-        gdu = torch.einsum("btcs,bts->btc", gh4, b[:, i:j])
-        gb[:, i:j] = torch.einsum("btcs,btc->bts", gh4, du[:, i:j])
-        gla = gh4.mul_(h4 - du[:, i:j, :, None] * b[:, i:j, None, :])
-        gdelta[:, i:j] = torch.einsum("btcs,cs->btc", gla, a).addcmul_(gdu, u[:, i:j])
+        h4, gh4 = h.view(bsz, chunk, ch, st), gh.view(bsz, chunk, ch, st)
+        gc[k] = torch.einsum("btc,btcs->bts", g, h4)
+        gdu = torch.einsum("btcs,bts->btc", gh4, bb)
+        gb[k] = torch.einsum("btcs,btc->bts", gh4, du)
+        gla = gh4.mul_(h4 - du[..., None] * bb[:, :, None, :])
+        gdelta[k] = torch.einsum("btcs,cs->btc", gla, a).addcmul_(gdu, uk[k])
         ga += torch.einsum("btcs,btc->cs", gla, d)
-        gu[:, i:j] = gdu * d
-    return gu, gdelta, ga, gb, gc
+        gu[k] = gdu * d
+    return (*(t.transpose(0, 1).reshape(bsz, length, -1) for t in (gu, gdelta)), ga,
+            *(t.transpose(0, 1).reshape(bsz, length, -1) for t in (gb, gc)))
 
 
 @torch.library.custom_op("nas::selective_scan", mutates_args=())
@@ -194,8 +196,8 @@ def _selective_scan_op(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b:
 
 @_selective_scan_op.register_fake
 def _(u, delta, a, b, c, chunk, keep):
-    cs = u.shape[-1] * a.shape[-1]
-    kept = (u.shape[0], u.shape[1], cs) if keep else (0,)
+    bsz, length, ch = u.shape
+    kept = (length // chunk, bsz, chunk, ch * a.shape[-1]) if keep else (0,)
     return torch.empty_like(u), u.new_empty(kept), u.new_empty(kept)
 
 
@@ -224,9 +226,11 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: tor
     """
     chunk = chunk or scan_chunk_length(delta, a)
     keep = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, a, b, c))
-    args = [t.contiguous() for t in (u, delta, a, b, c)]
-    y = _selective_scan_op(*args, chunk, keep)[0]
-    return y + u * skip
+    length = u.shape[1]
+    pad = -length % chunk  # zero tokens after the end: Δ = 0 keeps the state, x = 0 adds nothing
+    args = [F.pad(t, (0, 0, 0, pad)) if pad else t for t in (u, delta, b, c)]
+    y = _selective_scan_op(args[0], args[1], a.contiguous(), args[2], args[3], chunk, keep)[0]
+    return y[:, :length] + u * skip
 
 
 class MambaMixer(nn.Module):
