@@ -366,3 +366,21 @@ def test_s4d_kernel_in_blocks_of_modes_equals_one_block(monkeypatch: pytest.Monk
     (g_blocks,) = torch.autograd.grad(blocks.square().sum(), [s4d.c])
     torch.testing.assert_close(blocks, whole, rtol=0, atol=TOL)
     torch.testing.assert_close(g_blocks, g_whole, rtol=0, atol=TOL)
+
+
+def test_shifted_windows_keep_rolled_together_regions_apart() -> None:
+    """Swin's shifted windows on an 8×8 grid, w = 4, shift 2: token (3, 3) sees the window rows/cols
+    2..5 only; token (0, 0) shares a rolled window with (6, 6)..(7, 7) but the mask keeps them apart."""
+    t = TensorType.seq(6, 8, 8)
+    _, _, attn = _build("window_attention", t, window=4, heads=2, rel_pos=True, shift=True)
+    x = _randn(1, 64, 6)
+
+    def changed(at: tuple[int, int], poke: tuple[int, int]) -> bool:
+        y = x.clone()
+        y[0, poke[0] * 8 + poke[1]] += 1.0
+        with torch.no_grad():
+            return not torch.allclose(attn(x)[0, at[0] * 8 + at[1]], attn(y)[0, at[0] * 8 + at[1]], atol=1e-12)
+
+    assert changed((3, 3), (5, 5)) and changed((3, 3), (2, 2))
+    assert not changed((3, 3), (1, 1)) and not changed((3, 3), (6, 3))
+    assert changed((0, 0), (1, 1)) and not changed((0, 0), (7, 7)) and not changed((0, 0), (6, 0))

@@ -236,7 +236,7 @@ def test_bad_values_are_one_line_and_name_what_is_allowed() -> None:
     t = TensorType.map(8, 8, 8)
     with pytest.raises(NasError) as e:
         resolve_layers(t, [("b0", "mbconv", {"out": 8, "expand": 5})])
-    assert str(e.value) == "layer 'b0': operation 'mbconv': expand=5 not allowed; allowed: (1, 2, 3, 4, 6)"
+    assert str(e.value) == "layer 'b0': operation 'mbconv': expand=5 not allowed; allowed: (1, 2, 2.3, 2.5, 3, 4, 6)"
     allowed = r"\(3, 5, 7, 9, 11, 13, 17, 21, 27, 31\)"
     with pytest.raises(NasError, match=r"kernel=15 not allowed; allowed: " + allowed):
         resolve_layers(t, [("b0", "dwconv", {"kernel": 15})])
@@ -245,3 +245,18 @@ def test_bad_values_are_one_line_and_name_what_is_allowed() -> None:
     assert str(e.value) == ("layer 'mixer': inception_dw branch_ratio 0.125 leaves no channels per branch on "
                             "map[4x8x8]; needs at least 8 channels")
     assert "\n" not in str(e.value)
+
+
+def test_squeeze_excite_width_from_the_block_input_or_the_expanded_width() -> None:
+    """EfficientNet squeezes to round(C_in · 0.25); MobileNetV3 to make_divisible(mid · 0.25, 8)."""
+    from nas.searchspace.ops.mbconv import se_width
+
+    assert se_width(40, 240, 0.25, "efficientnet") == 10
+    assert se_width(32, 32, 0.25, "efficientnet") == 8
+    assert se_width(40, 240, 0.25, "mobilenetv3") == 64
+    spec = OPS.get("mbconv")
+    t = TensorType.map(40, 7, 7)
+    eff = spec.check(t, {"out": 40, "expand": 6, "kernel": 5, "se": 0.25, "se_kind": "efficientnet", "act": "silu"})
+    mb3 = eff.replace(se_kind="mobilenetv3")
+    # the two SE 1×1 convs with bias: 240·sq + sq + sq·240 + 240
+    assert spec.params(t, mb3) - spec.params(t, eff) == (2 * 240 + 1) * (64 - 10)

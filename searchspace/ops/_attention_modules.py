@@ -55,31 +55,56 @@ def relative_position_index(window: int) -> torch.Tensor:
     return rel[0] * (2 * window - 1) + rel[1]
 
 
+def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
+    """(windows)×w²×w² additive mask of Swin's cyclically shifted windows: 0 between tokens of the same
+    region of the unshifted map, −100 between tokens that the roll brought together."""
+    region = torch.zeros(height, width)
+    cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for i, (hs, ws) in enumerate((hs, ws) for hs in cuts for ws in cuts):
+        region[hs, ws] = i
+    w = region.reshape(height // window, window, width // window, window).transpose(1, 2).reshape(-1, window * window)
+    return (w[:, None, :] != w[:, :, None]).float() * -100.0
+
+
 class WindowSelfAttention(SelfAttention):
     """Self-attention inside non-overlapping w×w windows of a B×(H·W)×D sequence on an H×W grid.
 
     The grid is raster-ordered; H and W are multiples of w. With ``rel_pos`` a learnable
-    (2w−1)²×h table of relative position biases (Swin) is added to the scores.
+    (2w−1)²×h table of relative position biases (Swin) is added to the scores. With ``shift`` the grid is
+    rolled by −w/2 first (and back after), and a mask keeps the rolled-together regions apart (Swin's
+    shifted windows); a grid of one window is never shifted, as in Swin.
     """
 
-    def __init__(self, dim: int, heads: int, window: int, height: int, width: int, rel_pos: bool) -> None:
+    def __init__(self, dim: int, heads: int, window: int, height: int, width: int, rel_pos: bool,
+                 shift: bool = False) -> None:
         super().__init__(dim, heads, qkv_bias=True)
         self.window, self.height, self.width = window, height, width
+        self.shift = window // 2 if shift and (height > window or width > window) else 0
         self.rel_table: nn.Parameter | None = None
         if rel_pos:
             self.rel_table = nn.Parameter(torch.randn((2 * window - 1) ** 2, heads) * 0.02)
             self.register_buffer("rel_index", relative_position_index(window), persistent=False)
+        if self.shift:
+            self.register_buffer("shift_mask", shifted_window_mask(height, width, window, self.shift)[:, None],
+                                 persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
-        w, gh, gw = self.window, self.height // self.window, self.width // self.window
+        w, gh, gw, s = self.window, self.height // self.window, self.width // self.window, self.shift
+        if s:
+            x = x.reshape(b, self.height, self.width, d).roll((-s, -s), dims=(1, 2))
         windows = x.reshape(b, gh, w, gw, w, d).permute(0, 1, 3, 2, 4, 5).reshape(b * gh * gw, w * w, d)
         bias = None
         if self.rel_table is not None:
             # 1×h×w²×w²: a 4-D mask keeps SDPA on its fused CPU kernel (a 3-D one falls back to matmuls)
             bias = self.rel_table[self.rel_index.reshape(-1)].reshape(w * w, w * w, -1).permute(2, 0, 1)[None]
-        out = self.attend(windows, bias)
-        return out.reshape(b, gh, gw, w, w, d).permute(0, 1, 3, 2, 4, 5).reshape(b, n, d)
+        if s:
+            mask = self.shift_mask.repeat(b, 1, 1, 1)
+            bias = mask if bias is None else bias + mask
+        out = self.attend(windows, bias).reshape(b, gh, gw, w, w, d).permute(0, 1, 3, 2, 4, 5)
+        if s:
+            out = out.reshape(b, self.height, self.width, d).roll((s, s), dims=(1, 2))
+        return out.reshape(b, n, d)
 
 
 class LinearSelfAttention(nn.Module):
