@@ -260,3 +260,14 @@ def test_squeeze_excite_width_from_the_block_input_or_the_expanded_width() -> No
     mb3 = eff.replace(se_kind="mobilenetv3")
     # the two SE 1×1 convs with bias: 240·sq + sq + sq·240 + 240
     assert spec.params(t, mb3) - spec.params(t, eff) == (2 * 240 + 1) * (64 - 10)
+
+
+def test_darts_sep_and_dil_conv_by_hand() -> None:
+    """DARTS at C = 16 on 8×8: sep_conv_3x3 = 2 × (dw 9·16 + pw 16·16 + BN 2·16) = 864 params,
+    2 × 64 · (144 + 256) MACs; dil_conv_3x3 is one such stack (432) with a 5×5 receptive field."""
+    spec, t = OPS.get("sep_conv"), TensorType.map(16, 8, 8)
+    sep, dil = spec.check(t, {"out": 16}), spec.check(t, {"out": 16, "dilation": 2})
+    assert (spec.params(t, sep), spec.macs(t, sep)) == (864, 2 * 64 * (144 + 256))
+    assert (spec.params(t, dil), spec.macs(t, dil)) == (432, 64 * (144 + 256))
+    assert spec.out_type(t, dil) == t and spec.out_type(t, sep.replace(stride=2)) == TensorType.map(16, 4, 4)
+    assert spec.fan_ins(t, sep) == (9, 16, 9, 16)
