@@ -198,6 +198,26 @@ def parse_dataset(text: str) -> tuple[str, str | None]:
     return name, (path or None)
 
 
+_BUNDLED_SIGNATURES = {"mnist5k": ((1, 28, 28), 10), "digits": ((1, 8, 8), 10), "mnist1d": ((1, 1, 40), 10)}
+
+
+def dataset_signature(spec: str, resize: str | TensorType | None = None) -> tuple[TensorType, int]:
+    """(input type, class count) that ``load_dataset(spec, resize=resize)`` gives, without loading a
+    bundled dataset (a dataset on disk is loaded). One-line NasError on an unknown name or bad size."""
+    name, _ = parse_dataset(spec)
+    target = parse_input(resize) if isinstance(resize, str) else resize
+    if name in _BUNDLED_SIGNATURES and target is None:
+        (c, h, w), k = _BUNDLED_SIGNATURES[name]
+        return TensorType.map(c, h, w), k
+    if name in _BUNDLED_SIGNATURES:
+        channels = _BUNDLED_SIGNATURES[name][0][0]
+        if channels != target.channels and 1 not in (channels, target.channels):
+            raise NasError(f"cannot resize {channels} channels to {target.channels}; allowed: 1 → C or C → 1")
+        return target, _BUNDLED_SIGNATURES[name][1]
+    d = load_dataset(spec, resize=target)
+    return d.input_type, d.num_classes
+
+
 def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, held) with ``fraction`` of every class held out."""
     held = []
