@@ -19,7 +19,7 @@ from nas.search.evaluation import CachedCosts, Evaluator, budget_violation
 from nas.search.feasibility import check_budgets
 from nas.search.registry import make_searcher
 from nas.search.searcher import Searcher
-from nas.search.space_eval import SpaceCosts, SpaceRef, targets_available
+from nas.search.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef, targets_available
 from nas.search.storage import OptunaStore, TrialStore, sqlite_url
 from nas.search.trial import SearchResult
 
