@@ -277,8 +277,10 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
     x = ((x - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
     y = torch.from_numpy(y_np.astype(np.int64))
 
+    order_rng = np.random.default_rng([split_seed, 1])  # splits in a seeded random order, not grouped by class
+
     def split(idx: np.ndarray) -> Split:
-        t = torch.from_numpy(idx)
+        t = torch.from_numpy(idx[order_rng.permutation(len(idx))])
         return Split(x[t].contiguous(), y[t].contiguous())
 
     num_classes = int(y_np.max()) + 1
@@ -289,7 +291,8 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
 
 
 def subset(data: DatasetSplits, train: int | None = None, valid: int | None = None) -> DatasetSplits:
-    """The first ``train`` / ``valid`` examples of each split (for quick tests and low-fidelity evaluation)."""
+    """The first ``train`` / ``valid`` examples of each split (splits are stored in a seeded random order, so
+    a prefix holds every class in about its share), for quick tests and low-fidelity evaluation."""
     def cut(s: Split, n: int | None) -> Split:
         return s if n is None else Split(s.x[:n], s.y[:n])
 
