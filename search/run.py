@@ -137,10 +137,35 @@ def plan(config: SearchConfig) -> Plan:
     return Plan(config, ref, costs, evaluator, budgets, objectives, directions, notes, target_model)
 
 
-def default_score(ref: SpaceRef) -> str:
-    """``deepmad`` when it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
+MEASURED_SCORES = Path(__file__).with_name("score_auto.json")
+"""Kendall tau of each training-free score with trained accuracy per space
+(experiments/benchmarks/score_vs_trained.py writes it)."""
+
+
+def measured_score(space: str, min_networks: int = 30) -> str | None:
+    """The registered score with the best measured Kendall tau against trained test accuracy on ``space``,
+    when it was measured on at least ``min_networks`` trained networks; else None."""
     from nas.predictors.score import SCORES
 
+    if not MEASURED_SCORES.is_file():
+        return None
+    rows = [m for m in json.loads(MEASURED_SCORES.read_text()).get("measurements", ())
+            if m.get("space") == space and m.get("networks", 0) >= min_networks]
+    if not rows:
+        return None
+    best = max(rows, key=lambda m: m["networks"])
+    taus = {k: v for k, v in best["kendall_tau_test"].items() if v is not None and k in SCORES}
+    return max(taus, key=taus.get) if taus else None
+
+
+def default_score(ref: SpaceRef) -> str:
+    """The score measured best on the space (``measured_score``); without a measurement ``deepmad`` when
+    it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
+    from nas.predictors.score import SCORES
+
+    measured = measured_score(ref.name)
+    if measured is not None:
+        return measured
     try:
         SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
     except NasError:
