@@ -277,15 +277,16 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
     x = ((x - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
     y = torch.from_numpy(y_np.astype(np.int64))
 
-    order_rng = np.random.default_rng([split_seed, 1])  # splits in a seeded random order, not grouped by class
+    order_rng = np.random.default_rng([split_seed, 1])
 
-    def split(idx: np.ndarray) -> Split:
-        t = torch.from_numpy(idx[order_rng.permutation(len(idx))])
+    def split(idx: np.ndarray, shuffle: bool = True) -> Split:
+        # train and valid in a seeded random order (not grouped by class), so a prefix is a fair subset
+        t = torch.from_numpy(idx[order_rng.permutation(len(idx))] if shuffle else idx)
         return Split(x[t].contiguous(), y[t].contiguous())
 
     num_classes = int(y_np.max()) + 1
     _, c, h, w = x.shape
-    return DatasetSplits(name=spec, train=split(train_idx), valid=split(valid_idx), test=split(test_idx),
+    return DatasetSplits(name=spec, train=split(train_idx), valid=split(valid_idx), test=split(test_idx, shuffle=False),
                          input_type=TensorType.map(c, h, w), num_classes=num_classes,
                          mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std))
 
