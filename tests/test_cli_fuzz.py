@@ -196,8 +196,8 @@ CASES: list[Case] = [
     C("cost-bad-nb201-string", "cost", "|bogus~0|", expect="bogus"),
     C("cost-no-arch", "cost", expect="required"),
     # nas analyze
-    C("analyze-zero-samples", "analyze", "nb201", "--samples", "0", expect="--samples must lie in"),
-    C("analyze-huge-samples", "analyze", "nb201", "--samples", "100000000", expect="--samples must lie in"),
+    C("analyze-zero-samples", "analyze", "nb201", "--samples", "0", expect="--samples must be at least 1"),
+    C("analyze-huge-samples", "analyze", "nb201", "--samples", "100000000", expect="--samples must be at most"),
     C("analyze-negative-seed", "analyze", "nb201", "--seed", "-1", expect="--seed must be"),
     C("analyze-unknown-space", "analyze", "nb999", expect="nb999"),
     C("analyze-float-samples", "analyze", "nb201", "--samples", "1e3", expect="invalid int value"),
