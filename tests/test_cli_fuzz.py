@@ -231,6 +231,7 @@ CASES: list[Case] = [
     C("search-unknown-score", *S, *R, "--score", "vibes", expect="vibes"),
     C("search-unknown-target", *S, *R, "--target", "tpu9", expect="tpu9"),
     C("search-bad-input", *S, *R, "--input", "3x7", expect="expected CxHxW"),
+    C("search-huge-input-synflow", *S, *R, "--input", "3x100000x100000", "--score", "synflow", expect="GiB"),
     C("search-bad-storage", *S, *R, "--storage", "bogus://x", expect="bogus://x"),
     # nas search: config files
     C("search-config-trials-text", *S, *R, "--config", "{d}/cfg/trials_str.toml", expect="trials must be an integer"),
