@@ -245,6 +245,23 @@ def check_objectives(p: Plan) -> None:
         raise NasError(f"unknown objective(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(known))}")
 
 
+def check_score_memory(p: Plan) -> None:
+    """A score that runs the network (synflow; not DeepMAD's closed form) at an absurd ``--input`` is
+    refused before any trial: one sampled network's fp64 weights, gradients and activations must fit."""
+    if not isinstance(p.evaluator, ScoreEvaluator) or p.evaluator.score == "deepmad":
+        return
+    from nas.hw_models.analytic import analytic_costs
+    from nas.memory import require
+
+    try:
+        spec = p.ref.space.resolve(p.ref.space.sample(np.random.default_rng(p.config.seed)))
+    except NasError:
+        return
+    c = analytic_costs(spec)
+    require(8 * (2 * c.params + spec.input.numel + 2 * c.activations),
+            f"score {p.evaluator.score!r} on a {p.ref.space.name} network at {spec.input}", "use a smaller --input")
+
+
 def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, resume: bool = False,
            on_trial: OnTrial | None = None, log: Callable[[str], None] | None = None) -> tuple[SearchResult, Plan, Path]:
     """Run or resume the search that ``config`` defines; write the run folder; return the result.
@@ -267,6 +284,7 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
         run_folder.check_resumable(out_dir)
     searcher = make_searcher_checked(p)
     check_objectives(p)
+    check_score_memory(p)
     if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     existed = out_dir.exists()
