@@ -155,7 +155,9 @@ def _scan_forward(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torc
     h0 = u.new_zeros(bsz, 1, cs)
     tri = torch.ones(chunk, chunk, dtype=u.dtype, device=u.device).tril_()
     for k in range(n_chunks):
-        e = torch.matmul(tri, (dk[k][..., None] * a).flatten(2), out=es[k] if keep else None).exp_()
+        # Σ_{r≤t} Δ_r·A = (Σ_{r≤t} Δ_r)·A: the prefix sum runs over B×n×C, not B×n×C·S
+        e4 = torch.mul(torch.matmul(tri, dk[k])[..., None], a, out=es[k].view(bsz, chunk, ch, -1) if keep else None)
+        e = e4.view(bsz, chunk, cs).exp_()
         x = (duk[k][..., None] * bk[k][:, :, None, :]).flatten(2)
         h = torch.matmul(tri, x.div_(e), out=hs[k] if keep else None).add_(h0).mul_(e)
         y[k] = torch.einsum("btcs,bts->btc", h.view(bsz, chunk, ch, -1), ck[k])
@@ -190,7 +192,7 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
         gb[k] = torch.einsum("btcs,btc->bts", gh4, du)
         gla = gh4.mul_(h4 - du[..., None] * bb[:, :, None, :])
         gdelta[k] = torch.einsum("btcs,cs->btc", gla, a).addcmul_(gdu, uk[k])
-        ga += torch.einsum("btcs,btc->cs", gla, d)
+        ga += (gla * d[..., None]).sum((0, 1))  # an einsum here runs as a slow bmm
         gu[k] = gdu * d
     return (*(t.transpose(0, 1).reshape(bsz, length, -1) for t in (gu, gdelta)), ga,
             *(t.transpose(0, 1).reshape(bsz, length, -1) for t in (gb, gc)))
