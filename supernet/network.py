@@ -41,7 +41,13 @@ def space_from_config(config: Mapping[str, Any]) -> SearchSpace:
 def _canonical(space: SearchSpace, genes: Mapping[str, Any]) -> Architecture | None:
     hp = space.canonical(genes) if isinstance(space, CanonicalSpace) else HParams(genes)
     a = Architecture(space.name, hp)
-    return a if space.contains(a) else None
+    if not space.contains(a):
+        return None
+    try:  # an input size may rule out some choices (e.g. a shift larger than a 1x1 grid)
+        space.resolve(a)
+    except NasError:
+        return None
+    return a
 
 
 def covering_archs(space: SearchSpace) -> list[Architecture]:
@@ -107,6 +113,7 @@ class Supernet(nn.Module):
             self.positions[self._pos(name)] = nn.ModuleDict(
                 {op: build_position(op, cs) for op, cs in cases[name].items()})
         self._specs: OrderedDict[Architecture, NetSpec] = OrderedDict()
+        self._extremes: dict[str, Architecture] = {}
 
     @staticmethod
     def _pos(layer_name: str) -> str:
@@ -120,10 +127,16 @@ class Supernet(nn.Module):
         return self.space.config()
 
     def largest(self) -> Architecture:
-        return extreme_arch(self.space, largest=True)
+        """The subnet with the most FLOPs (``extreme_arch``)."""
+        if "largest" not in self._extremes:
+            self._extremes["largest"] = extreme_arch(self.space, largest=True)
+        return self._extremes["largest"]
 
     def smallest(self) -> Architecture:
-        return extreme_arch(self.space, largest=False)
+        """The subnet with the fewest FLOPs (``extreme_arch``)."""
+        if "smallest" not in self._extremes:
+            self._extremes["smallest"] = extreme_arch(self.space, largest=False)
+        return self._extremes["smallest"]
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         return self.space.sample(rng)

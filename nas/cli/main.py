@@ -10,7 +10,7 @@ import argparse
 import sys
 from importlib import import_module
 
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench")
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "supernet", "extract")
 
 
 def build_parser() -> argparse.ArgumentParser:
