@@ -26,6 +26,7 @@ from nas.searchspace.netspec import Layer
 from nas.searchspace.op_spec import OPS, OpSpec
 from nas.searchspace.registry import Registry
 from nas.searchspace.tensor_type import TensorType
+from nas.supernet.sync_bn import distributed_world, globalise_batchnorm
 
 Case = tuple[TensorType, HParams]
 
@@ -145,7 +146,8 @@ class SlicedPosition(ElasticPosition):
     def _group(self, t: TensorType, hp: HParams, shapes: dict[str, torch.Size]) -> str:
         elastic = set(self.spec.elastic)
         fixed = tuple((k, v) for k, v in hp.items() if k not in elastic)
-        typ = (t.layout.value, t.height, t.width) + (() if "in" in elastic else (t.channels,))
+        # parameter-free ops hold no weights: one group whatever the channels
+        typ = (t.layout.value, t.height, t.width) + (() if "in" in elastic or not shapes else (t.channels,))
         sig = tuple((k, len(s)) for k, s in shapes.items())
         return f"g{_digest((fixed, typ, sig))}"
 
@@ -196,6 +198,8 @@ class SlicedPosition(ElasticPosition):
                 owner = module.get_submodule(mod_name) if mod_name else module
                 holder = owner._parameters if attr in owner._parameters else owner._buffers
                 holder[attr] = torch.empty(holder[attr].shape, device="meta")
+            if distributed_world() > 1:
+                globalise_batchnorm(module)
             hit = self._skeletons[ck] = (key, module)
         return hit
 

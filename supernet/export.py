@@ -83,9 +83,12 @@ def _first(e: BaseException) -> str:
 
 
 def _onnx_once(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    import contextlib
+    import io
     import warnings
 
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(model.eval(), (example,), str(path), dynamo=False, opset_version=17,
                           input_names=["input"], output_names=["logits"])

@@ -18,7 +18,7 @@ from nas.searchspace.netspec import NetSpec
 from nas.searchspace.space import SPACES, SearchSpace
 from nas.searchspace.spaces._canonical import CanonicalSpace
 from nas.searchspace.tensor_type import TensorType, parse_input
-from nas.supernet import nb201_cell  # noqa: F401  (registers the cell's elastic builder)
+from nas.supernet import metaformer, nb201_cell  # noqa: F401  (register their elastic builders)
 from nas.supernet.elastic import ElasticPosition, build_position
 
 SPEC_CACHE = 4096
@@ -52,16 +52,16 @@ def _canonical(space: SearchSpace, genes: Mapping[str, Any]) -> Architecture | N
 
 def covering_archs(space: SearchSpace) -> list[Architecture]:
     """Architectures whose layers show every position at its largest: for each index i of the unordered
-    genes (op choices), every ordered gene at its largest value and each unordered gene at choice i;
-    for i = 0 also every single ordered gene at each of its values (so each depth occurs)."""
+    genes (op choices), every ordered gene at its largest value and each unordered gene at choice i,
+    and the same with any single gene at each of its values (so each depth and width occurs with each
+    choice, which ops without elastic declarations need, and neighbouring choices differ, which brings
+    out layers between unlike choices such as layout adapters)."""
     dims = space.dims
     n_un = max((len(d.choices) for d in dims if not d.ordered), default=1)
     out: dict[Architecture, None] = {}
     for i in range(n_un):
         base = {d.name: d.choices[-1] if d.ordered else d.choices[i % len(d.choices)] for d in dims}
-        variants = [base]
-        if i == 0:
-            variants += [{**base, d.name: v} for d in dims if d.ordered for v in d.choices]
+        variants = [base] + [{**base, d.name: v} for d in dims for v in d.choices]
         for genes in variants:
             a = _canonical(space, genes)
             if a is not None:

@@ -28,14 +28,13 @@ from torch.nn import functional as F
 
 from nas.errors import NasError
 from nas.io import write_json_atomic
+from nas.supernet.bn import calibration_images, recalibrate_bn
+from nas.supernet.network import Supernet
+from nas.supernet.sampling import SAMPLERS, make_sampler
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits
 from nas.training.recipe import make_optimizer, random_shift, warmup_cosine
 from nas.training.trainer import evaluate
-
-from nas.supernet.bn import calibration_images, recalibrate_bn
-from nas.supernet.network import Supernet
-from nas.supernet.sampling import SAMPLERS, make_sampler
 
 CHECKPOINT_NAME = "supernet.pt"
 KIND = "supernet"

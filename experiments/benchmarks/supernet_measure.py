@@ -28,7 +28,7 @@ from nas.supernet.benchmark import ranking, spread_over_flops, step_cost
 from nas.supernet.network import build_supernet
 from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
 from nas.training.datasets import Split, load_dataset
-from nas.training.trainer import TrainConfig, build_model, evaluate, train
+from nas.training.trainer import TrainConfig, build_model, train
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ class MultiHeadSelfAttention(OpSpec):
 
     family = "attention"
     accepts = (Layout.SEQ,)
+    elastic = ("in", "heads")
     domain = {"heads": HEADS, "qkv_bias": (True, False)}
     defaults = {"qkv_bias": True}
     token_mixer = True
