@@ -10,10 +10,7 @@ import argparse
 import sys
 from importlib import import_module
 
-<<<<<<< HEAD
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "supernet", "extract")
-=======
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval")
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval", "supernet", "extract")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -22,7 +19,6 @@ class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message} "
                      f"(see {self.prog} --help)\n")
->>>>>>> main
 
 
 def build_parser() -> argparse.ArgumentParser:

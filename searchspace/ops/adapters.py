@@ -230,12 +230,8 @@ class Downsample(PartsOp):
 
     family = "adapter"
     accepts = (Layout.MAP, Layout.SEQ)
-<<<<<<< HEAD
     elastic = ("in", "out")
-    domain = {"out": CHANNELS, "kind": ("conv", "patch", "pool")}
-=======
     domain = {"out": CHANNELS, "kind": ("conv", "patch", "pool", "merge")}
->>>>>>> main
     defaults = {"kind": "conv"}
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:

@@ -58,18 +58,12 @@ class MBConv(PartsOp):
 
     family = "conv"
     accepts = (Layout.MAP,)
-<<<<<<< HEAD
     elastic = ("in", "out", "expand", "kernel")
-    domain = {"out": CHANNELS, "expand": (1, 2, 3, 4, 6), "kernel": (3, 5, 7), "stride": (1, 2),
-              "se": (0, 0.25), "act": ("relu", "relu6", "hswish", "silu"), "round_mid": (True, False)}
-    defaults = {"expand": 6, "kernel": 3, "stride": 1, "se": 0, "act": "relu6", "round_mid": True}
-=======
     domain = {"out": CHANNELS, "expand": (1, 2, 2.3, 2.5, 3, 4, 6), "kernel": (3, 5, 7), "stride": (1, 2),
               "se": (0, 0.25), "se_kind": ("mobilenetv3", "efficientnet"),
               "act": ("relu", "relu6", "hswish", "silu"), "round_mid": (True, False)}
     defaults = {"expand": 6, "kernel": 3, "stride": 1, "se": 0, "se_kind": "mobilenetv3", "act": "relu6",
                 "round_mid": True}
->>>>>>> main
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
         k, s = hp["kernel"], hp["stride"]
