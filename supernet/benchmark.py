@@ -11,6 +11,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,3 +119,72 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
             "rows": [{"digest": a.digest(), "flops": f, "params": p, "synflow": s, "standalone": sa,
                       "inherited": i, "inherited_no_bn_recal": n}
                      for a, f, p, s, sa, i, n in zip(archs, flops, params, syn, standalone, inherited, no_recal)]}
+
+
+def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int = 1500, batch: int = 50,
+            supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
+            optimizer: str = "adamw", out: str | Path = "runs/supernet-measure") -> dict[str, Any]:
+    """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
+    of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
+    largest and smallest subnets. Writes ``out/measure.json`` as it goes; returns the same object."""
+    import os
+    from dataclasses import replace
+
+    from nas.io import write_json_atomic
+    from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
+    from nas.training.datasets import Split, load_dataset
+    from nas.training.trainer import TrainConfig, build_model, train
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
+                "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
+                "bn_images": bn_images, "optimizer": optimizer}
+    res: dict[str, Any] = {"settings": settings, "loadavg_start": os.getloadavg()}
+
+    def save() -> None:
+        write_json_atomic(out / "measure.json", res, indent=2)
+
+    t0 = time.time()
+    res["step_cost"] = step_cost(space, input, batch)
+    res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
+    save()
+    data = load_dataset("mnist5k", resize=input)
+    # a seeded random subset (a prefix of a split stored class by class would hold few classes)
+    pick = torch.from_numpy(np.random.default_rng(0).permutation(len(data.train))[:train_images])
+    data = replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
+    res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
+    net = build_supernet(space, data.input_type, data.num_classes, seed=0)
+    cfg = SupernetTrainConfig(epochs=supernet_epochs, batch_size=batch, bn_images=bn_images, optimizer=optimizer)
+    t = time.time()
+    sres = train_supernet(net, data, cfg, out_dir=out / "supernet")
+    res["supernet"] = {"seconds": time.time() - t, "history": sres["history"], "config": cfg.to_json()}
+    save()
+    net.eval()
+    archs = spread_over_flops(net, subnets, seed=1)
+    sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
+    standalone: list[float] = []
+    t = time.time()
+    for a in archs:
+        r = train(build_model(net.space.resolve(a), seed=0), data, sa_cfg, evaluate_test=False)
+        standalone.append(r.valid_accuracy)
+        res["standalone_partial"] = standalone
+        save()
+    res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
+    res.update(ranking(net, data, archs, standalone, bn_images=bn_images))
+    save()
+    inherit: dict[str, Any] = {}
+    scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)
+    for name, a in (("largest", net.largest()), ("smallest", net.smallest())):
+        inh_valid = subnet_accuracy(net, a, data, bn_images=bn_images)
+        inh_test = subnet_accuracy(net, a, data, bn_images=bn_images, split="test")
+        r = train(build_model(net.space.resolve(a), seed=0), data, scratch_cfg)
+        inherit[name] = {"inherited_valid": inh_valid, "inherited_test": inh_test, "scratch_valid": r.valid_accuracy,
+                         "scratch_test": r.test_accuracy, "epochs": supernet_epochs}
+        res["weight_inheritance"] = inherit
+        save()
+    res["total_seconds"] = time.time() - t0
+    res["loadavg_end"] = os.getloadavg()
+    res["threads"] = torch.get_num_threads()
+    save()
+    return res

@@ -23,7 +23,11 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or distributed_world() == 1:
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            from torch.distributed.nn.functional import all_reduce
 
         c = x.shape[1]
         count = torch.full((1,), float(x.numel() // c), dtype=x.dtype, device=x.device)

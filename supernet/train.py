@@ -202,6 +202,10 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
         start_epoch, history = int(ckpt["epoch"]), list(ckpt["history"])
         elapsed = float(ckpt.get("train_seconds", 0.0))
     params = [p for p in net.parameters() if p.requires_grad]
+    if world > 1:
+        from nas.supernet.sync_bn import globalise_batchnorm
+
+        globalise_batchnorm(net)  # norms held directly by positions (NB201 edges); skeletons do their own
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm

@@ -201,3 +201,32 @@ def test_supernet_train_bad_values(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1
     assert not (out / "supernet.pt").exists()
+
+
+def test_search_with_the_supernet_evaluator_caches_per_architecture(tiny_checkpoint, tmp_path, capsys):
+    import json
+
+    from nas.search.space_eval import SpaceRef
+    from nas.search.supernet_eval import SupernetEvaluator
+
+    _, path = tiny_checkpoint
+    assert main(["search", "--space", "tiny_test", "--evaluator", "supernet", "--supernet", str(path), "--trials", "4",
+                 "--strategy", "random", "--out", str(tmp_path / "s"), "--format", "json", "--no-progress"]) == 0
+    front = json.loads(capsys.readouterr().out)["pareto"]
+    assert front and all(0.0 <= p["valid_accuracy"] <= 1.0 for p in front)
+    ev = SupernetEvaluator(SpaceRef("tiny_test"), str(path), "digits", bn_images=64)
+    arch = Architecture("tiny_test", {"width": 4, "depth": 1, "kernel": 3, "mixer": "mbconv"})
+    first, second = ev(arch), ev(arch)
+    assert first.metrics == second.metrics and not first.info["cached"] and second.info["cached"]
+
+
+def test_search_supernet_evaluator_bad_inputs(tiny_checkpoint, tmp_path, capsys):
+    _, path = tiny_checkpoint
+    base = ["search", "--trials", "2", "--strategy", "random", "--out", str(tmp_path / "s"), "--no-progress",
+            "--evaluator", "supernet"]
+    for extra, needle in ((["--space", "tiny_test"], "needs --supernet"),
+                          (["--space", "nb201", "--supernet", str(path)], "covers space 'tiny_test'")):
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "s").exists()

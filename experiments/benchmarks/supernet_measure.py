@@ -15,20 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
-from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
-import torch
-
-from nas.io import write_json_atomic
-from nas.supernet.benchmark import ranking, spread_over_flops, step_cost
-from nas.supernet.network import build_supernet
-from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
-from nas.training.datasets import Split, load_dataset
-from nas.training.trainer import TrainConfig, build_model, train
+from nas.supernet.benchmark import measure
 
 
 def main() -> None:
@@ -43,62 +31,9 @@ def main() -> None:
     ap.add_argument("--bn-images", type=int, default=500)
     ap.add_argument("--optimizer", default="adamw")
     ap.add_argument("--out", default="runs/supernet-measure")
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    res: dict = {"settings": vars(args), "loadavg_start": os.getloadavg()}
-
-    def save() -> None:
-        write_json_atomic(out / "measure.json", res, indent=2)
-
-    t0 = time.time()
-    res["step_cost"] = step_cost(args.space, args.input, args.batch)
-    res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
-    save()
-
-    data = load_dataset("mnist5k", resize=args.input)
-    # a seeded random subset: the splits are stored class by class, so a prefix would hold few classes
-    pick = torch.from_numpy(np.random.default_rng(0).permutation(len(data.train))[:args.train_images])
-    data = replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
-    res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
-    net = build_supernet(args.space, data.input_type, data.num_classes, seed=0)
-    cfg = SupernetTrainConfig(epochs=args.supernet_epochs, batch_size=args.batch, bn_images=args.bn_images,
-                              optimizer=args.optimizer)
-    t = time.time()
-    sres = train_supernet(net, data, cfg, out_dir=out / "supernet")
-    res["supernet"] = {"seconds": time.time() - t, "history": sres["history"], "config": cfg.to_json()}
-    save()
-
-    net.eval()
-    archs = spread_over_flops(net, args.subnets, seed=1)
-    sa_cfg = TrainConfig(epochs=args.standalone_epochs, batch_size=args.batch, zero_init_residual=False,
-                         optimizer=args.optimizer)
-    standalone = []
-    t = time.time()
-    for i, a in enumerate(archs):
-        r = train(build_model(net.space.resolve(a), seed=0), data, sa_cfg, evaluate_test=False)
-        standalone.append(r.valid_accuracy)
-        res["standalone_partial"] = standalone
-        save()
-    res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
-    res.update(ranking(net, data, archs, standalone, bn_images=args.bn_images))
-    save()
-
-    inherit = {}
-    scratch_cfg = replace(sa_cfg, epochs=args.supernet_epochs)
-    for name, a in (("largest", net.largest()), ("smallest", net.smallest())):
-        inh_valid = subnet_accuracy(net, a, data, bn_images=args.bn_images)
-        inh_test = subnet_accuracy(net, a, data, bn_images=args.bn_images, split="test")
-        r = train(build_model(net.space.resolve(a), seed=0), data, scratch_cfg)
-        inherit[name] = {"inherited_valid": inh_valid, "inherited_test": inh_test,
-                         "scratch_valid": r.valid_accuracy, "scratch_test": r.test_accuracy,
-                         "epochs": args.supernet_epochs}
-        res["weight_inheritance"] = inherit
-        save()
-    res["total_seconds"] = time.time() - t0
-    res["loadavg_end"] = os.getloadavg()
-    res["threads"] = torch.get_num_threads()
-    save()
+    a = ap.parse_args()
+    res = measure(a.space, a.input, a.train_images, a.batch, a.supernet_epochs, a.standalone_epochs, a.subnets,
+                  a.bn_images, a.optimizer, a.out)
     print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
 
 

@@ -32,8 +32,10 @@ def parse_arch(text: str, net):
 
     if text in ("largest", "smallest"):
         return net.largest() if text == "largest" else net.smallest()
-    if text.startswith("|"):
-        return net.space.parse_string(text)
+    if text.startswith("|"):  # an NB201 arch string, whatever the supernet's space (resolve then says so)
+        from nas.searchspace import get_space
+
+        return (net.space if net.space.name == "nb201" else get_space("nb201")).parse_string(text)
     if text.lstrip().startswith("{"):
         try:
             return Architecture.from_json(json.loads(text))
