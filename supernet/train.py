@@ -144,12 +144,15 @@ def sandwich_step(net: Supernet, archs: list, x: torch.Tensor, y: torch.Tensor, 
 def _all_reduce_grads(params: list[nn.Parameter], world: int) -> None:
     import torch.distributed as dist
 
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    # every rank ran the same subnets, so the same parameters have gradients; the unused ones keep None
+    # (an optimizer skips them: no weight decay, no momentum step), exactly as in a single process
+    used = [p for p in params if p.grad is not None]
+    grads = [p.grad for p in used]
     flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
     flat /= world
     i = 0
-    for p, g in zip(params, grads):
+    for p, g in zip(used, grads):
         n = g.numel()
         p.grad = flat[i:i + n].view_as(p).clone()
         i += n

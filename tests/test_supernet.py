@@ -230,3 +230,15 @@ def test_search_supernet_evaluator_bad_inputs(tiny_checkpoint, tmp_path, capsys)
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_flops_stratified_sampler_fills_every_band():
+    from nas.supernet.sampling import FlopsStratifiedSampler
+
+    space = SPACES.get("nb201")(input=TensorType.map(1, 8, 8), channels=4, cells=1)
+    sampler = FlopsStratifiedSampler(space, strata=4, probe=200, seed=0)
+    rng = np.random.default_rng(0)
+    bands = np.searchsorted(sampler.edges[1:-1], [sampler.flops(sampler.sample(rng)) for _ in range(80)],
+                            side="right")
+    counts = np.bincount(bands, minlength=4)
+    assert counts.min() >= 10 and counts.sum() == 80
