@@ -17,7 +17,7 @@ DEFAULT_STRATEGY = "nsga2"
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",
                   "target", "score", "score_options", "objectives", "directions", "batch_size",
-                  "evaluator", "data", "resize", "epochs", "pruner", "train_options")
+                  "evaluator", "data", "resize", "epochs", "pruner", "train_options", "supernet")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class SearchConfig:
     epochs: int = 3
     pruner: str = "none"
     train_options: dict[str, Any] = field(default_factory=dict)
+    supernet: str | None = None
+    """checkpoint of ``--evaluator supernet``"""
 
     def __post_init__(self) -> None:
         _check_types(self)

@@ -45,6 +45,8 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="training epochs per trial with --evaluator train (default: 3)")
     p.add_argument("--pruner", help="early stopping of trained trials: none (default), sha (successive halving), "
                                     "hyperband; Ray Tune's ASHA with --workers > 1")
+    p.add_argument("--supernet", metavar="CHECKPOINT",
+                   help="trained supernet of --evaluator supernet (inherited accuracy after BN recalibration)")
     p.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training setting, repeatable (TrainConfig field, e.g. batch_size=64, optimizer=adamw)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -85,7 +87,7 @@ def _config(args):
              "trials": args.trials, "seed": args.seed, "target": args.target, "score": args.score,
              "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
              "storage": args.storage, "study": args.study, "evaluator": args.evaluator, "data": args.data,
-             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner}
+             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner, "supernet": args.supernet}
     over = {k: v for k, v in flags.items() if v is not None}
     budgets = tuple(args.budget or ()) + ((f"{args.max_params}-params",) if args.max_params else ())
     if budgets:
