@@ -60,12 +60,15 @@ class Plan:
     notes: list[str]
     target_model: str | None
 
-    def searcher(self) -> Searcher:
+    def searcher(self, out_dir: Path | None = None) -> Searcher:
         from nas.search.registry import SEARCHERS
 
+        cls = SEARCHERS.get(self.config.strategy)
         # searchers that design under the budgets themselves (deepmad) get them as numbers
         extra = ({"budgets": self.budgets, "target": self.config.target}
-                 if getattr(SEARCHERS.get(self.config.strategy), "needs_budgets", False) else {})
+                 if getattr(cls, "needs_budgets", False) else {})
+        if getattr(cls, "needs_data", False) and out_dir is not None:  # differentiable search checkpoints there
+            extra["checkpoint_dir"] = str(out_dir)
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),
                              objectives=self.objectives, directions=self.directions,
                              constraint=budget_violation(self.budgets, self.costs) if self.budgets else None,
@@ -177,18 +180,20 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     out_dir = Path(out) if out is not None else default_out(config)
     if not resume and config.storage is None and (out_dir / "study.db").exists():
         raise NasError(f"run folder {str(out_dir)!r} already holds a search; pass --resume or another --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
     for note in p.notes:
         log(f"note: {note}")
     for b in p.budgets:
         log(f"budget {b}: {b.describe()}")
     from nas.search.registry import SEARCHERS
 
-    if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
+    cls = SEARCHERS.get(config.strategy)
+    if not getattr(cls, "checks_feasibility", getattr(cls, "needs_budgets", False)):  # deepmad checks it itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
+    searcher = p.searcher(out_dir)  # bad searcher options fail here, before anything is written
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(p.resolved(), indent=2) + "\n")
     store, url = open_store(config, p, out_dir, resume)
-    result = run_search(p.searcher(), p.evaluator, config.trials, costs=p.costs, budgets=p.budgets, store=store,
+    result = run_search(searcher, p.evaluator, config.trials, costs=p.costs, budgets=p.budgets, store=store,
                         batch_size=config.batch_size, workers=config.workers, ray_address=config.ray_address,
                         on_trial=on_trial, config=p.resolved(), ray_storage=None,
                         stop_after_failures=min(8, config.trials))
