@@ -174,7 +174,7 @@ class DifferentiableSearch:
         if self.cost is not None:
             rel = self.cost(self._soft(alphas))
             reg = reg + c.cost_weight * torch.relu(rel - 1.0)
-            info["expected_cost_rel"] = float(rel)
+            info["expected_cost_rel"] = float(rel.detach())
         return reg, info
 
     # -- the loop -------------------------------------------------------------------------------------

@@ -67,8 +67,13 @@ class Plan:
         # searchers that design under the budgets themselves (deepmad) get them as numbers
         extra = ({"budgets": self.budgets, "target": self.config.target}
                  if getattr(cls, "needs_budgets", False) else {})
-        if getattr(cls, "needs_data", False) and out_dir is not None:  # differentiable search checkpoints there
-            extra["checkpoint_dir"] = str(out_dir)
+        if getattr(cls, "needs_data", False):  # differentiable search: --data/--epochs, checkpoints in the run folder
+            opts = self.config.strategy_options
+            for key in ("data", "epochs"):
+                if getattr(self.config, key, None) is not None and key not in opts:
+                    extra[key] = getattr(self.config, key)
+            if out_dir is not None:
+                extra["checkpoint_dir"] = str(out_dir)
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),
                              objectives=self.objectives, directions=self.directions,
                              constraint=budget_violation(self.budgets, self.costs) if self.budgets else None,
