@@ -41,14 +41,34 @@ def search_input(space, text: str | None):
 
 def load_search_data(spec: str, space, train_size: int | None, valid_size: int | None, input=None):
     """``spec`` resized to ``input`` (default: the space's input), cut to ``train_size``/``valid_size`` examples."""
-    from nas.training.datasets import load_dataset, subset
+    from nas.training.datasets import load_dataset
 
     t = input or space.input
     data = load_dataset(spec, resize=f"{t.channels}x{t.height}x{t.width}")
     if data.num_classes != space.num_classes:
         raise NasError(f"dataset {spec!r} has {data.num_classes} classes but the space is built for "
                        f"{space.num_classes}; pass --classes {data.num_classes}")
-    return subset(data, train_size, valid_size)
+    return random_subset(data, train_size, valid_size)
+
+
+def random_subset(data, train: int | None, valid: int | None, seed: int = 0):
+    """``train``/``valid`` examples drawn at random (seeded) from each split: the splits are stored
+    grouped by class, so their first examples would hold one or two classes."""
+    from dataclasses import replace
+
+    import torch
+
+    from nas.training.datasets import Split
+
+    gen = torch.Generator().manual_seed(seed)
+
+    def cut(s, n):
+        if n is None or n >= len(s):
+            return s
+        idx = torch.randperm(len(s), generator=gen)[:n].sort().values
+        return Split(s.x[idx].contiguous(), s.y[idx].contiguous())
+
+    return replace(data, train=cut(data.train, train), valid=cut(data.valid, valid))
 
 
 class DifferentiableSearcher(Searcher):

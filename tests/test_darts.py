@@ -182,3 +182,15 @@ def test_cli_darts_search_end_to_end(tmp_path, capsys):
     summary = json.loads((out / "darts.json").read_text())
     assert summary["method"] == "gdas" and summary["epochs"] == 1 and len(summary["points"]) == 6
     assert (out / "darts_checkpoint.pt").is_file() and (out / "front.json").is_file()
+
+
+def test_random_subset_draws_every_class():
+    from nas.search.darts import random_subset
+
+    d = _data(n=40, classes=4)
+    ordered = Split(d.train.x[d.train.y.argsort()], d.train.y.sort().values)  # stored grouped by class
+    from dataclasses import replace
+
+    sub = random_subset(replace(d, train=ordered), 12, 5)
+    assert len(sub.train) == 12 and len(sub.valid) == 5
+    assert len(set(sub.train.y.tolist())) >= 3

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-epochs", type=int, default=3)
     ap.add_argument("--train-size", type=int, default=1000)
     ap.add_argument("--randoms", type=int, default=10)
+    ap.add_argument("--train-res", type=int, default=64, help="side of the training input (default 64)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--option", action="append", default=[], help="extra searcher option KEY=VALUE")
     args = ap.parse_args(argv)
@@ -36,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     from nas.cli.cmd_search import _options
     from nas.hw_models.budget import Budget
     from nas.search.config import SearchConfig
+    from nas.search.darts import random_subset
     from nas.search.run import search
     from nas.searchspace.space import get_space
     from nas.searchspace.tensor_type import TensorType
-    from nas.training.datasets import load_dataset, subset
+    from nas.training.datasets import load_dataset
     from nas.training.trainer import TrainConfig, build_model, train
 
     out = Path(args.out)
@@ -64,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         if budget.allows(costs(a)[budget.metric]):
             randoms.append(a)
 
-    train_space = get_space("hybrid", input=TensorType.map(3, 64, 64), num_classes=10)
-    data = subset(load_dataset("mnist5k", resize="3x64x64"), args.train_size, None)
-    tcfg = TrainConfig(epochs=args.train_epochs, batch_size=64, optimizer="adamw", seed=args.seed)
+    train_space = get_space("hybrid", input=TensorType.map(3, args.train_res, args.train_res), num_classes=10)
+    data = random_subset(load_dataset("mnist5k", resize=f"3x{args.train_res}x{args.train_res}"), args.train_size, None)
+    tcfg = TrainConfig(epochs=args.train_epochs, batch_size=32, optimizer="adamw", seed=args.seed)
     rows = []
     for label, a in [("derived", derived)] + [(f"random{i}", a) for i, a in enumerate(randoms)]:
         model = build_model(train_space.resolve(a), args.seed)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                "random_test_std": float(np.std([r["test_acc"] for r in rand], ddof=1)),
                "random_test_max": max(r["test_acc"] for r in rand), "search_wall_seconds": search_wall,
                "search_notes": report["notes"], "train_schedule": tcfg.to_json(), "train_images": len(data.train),
-               "train_input": "3x64x64", "cost_input": "3x224x224", "searcher_options": opts}
+               "train_input": f"3x{args.train_res}x{args.train_res}", "cost_input": "3x224x224", "searcher_options": opts}
     doc = {"summary": summary, "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
