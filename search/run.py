@@ -15,7 +15,7 @@ from nas.errors import NasError
 from nas.hw_models.budget import Budget
 from nas.search.config import SearchConfig
 from nas.search.driver import OnTrial, run_search
-from nas.search.evaluation import CachedCosts, budget_violation
+from nas.search.evaluation import CachedCosts, Evaluator, budget_violation
 from nas.search.feasibility import check_budgets
 from nas.search.registry import make_searcher
 from nas.search.searcher import Searcher
@@ -52,7 +52,7 @@ class Plan:
     config: SearchConfig
     ref: SpaceRef
     costs: CachedCosts
-    evaluator: ScoreEvaluator
+    evaluator: Evaluator
     budgets: tuple[Budget, ...]
     objectives: tuple[str, ...]
     directions: tuple[str, ...]
@@ -84,25 +84,32 @@ class Plan:
                  budgets=[b.text for b in self.budgets])
         d["space_config"] = self.ref.space.config()
         d["budgets_read_as"] = [b.describe() for b in self.budgets]
-        d["score_description"] = self.evaluator.describe()
+        d["score_description"] = str(getattr(self.evaluator, "describe", lambda: type(self.evaluator).__name__)())
         d["latency_model"] = self.target_model
         return d
 
 
 def plan(config: SearchConfig) -> Plan:
     """Check a config and resolve its defaults (one-line NasError on anything wrong)."""
+    from dataclasses import replace
+
     from nas.predictors.score import SCORES
+    from nas.search.evaluators import EVALUATORS
     from nas.search.registry import SEARCHERS
 
     notes: list[str] = []
     searcher_cls = SEARCHERS.get(config.strategy)
+    factory = EVALUATORS.get(config.evaluator)
+    factory.check(config)
+    settings = factory.space_settings(config)  # a dataset fixes the space's input and classes
+    if settings:
+        config = replace(config, **settings)
     ref = SpaceRef(config.space, config.input, config.num_classes)
     ref.space  # noqa: B018 - builds (and checks) the space now
-    if config.score == "auto":
-        from dataclasses import replace
-
-        config = replace(config, score=default_score(ref))
-    SCORES.get(config.score)
+    if factory.uses_score:
+        if config.score == "auto":
+            config = replace(config, score=default_score(ref))
+        SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
     if config.objectives:
@@ -112,7 +119,7 @@ def plan(config: SearchConfig) -> Plan:
                 raise NasError(f"{len(objectives)} objectives but {len(config.directions)} directions")
             directions = tuple(config.directions)
     else:
-        objectives, directions = ("score",), ("maximize",)
+        objectives, directions = (factory.metric,), ("maximize",)
     wants_latency = "latency_ms" in objectives or any(b.metric == "latency_ms" for b in budgets)
     if target and not targets_available():
         if wants_latency:
@@ -126,7 +133,7 @@ def plan(config: SearchConfig) -> Plan:
         notes.append(f"searcher {config.strategy!r} optimises one objective, the score; the reported front "
                      "is over its trials' score and costs")
     elif not config.objectives:
-        objectives = ("score", "latency_ms", "flops") if target else ("score", "flops")
+        objectives = (factory.metric, "latency_ms", "flops") if target else (factory.metric, "flops")
         directions = ("maximize", "minimize", "minimize") if target else ("maximize", "minimize")
     costs = CachedCosts(SpaceCosts(ref, target))
     target_model = None
@@ -134,14 +141,39 @@ def plan(config: SearchConfig) -> Plan:
         from nas.search.space_eval import load_target
 
         target_model = str(load_target(target).describe())
-    evaluator = ScoreEvaluator(ref, config.score, config.score_options)
+    evaluator = factory(config, ref)
     return Plan(config, ref, costs, evaluator, budgets, objectives, directions, notes, target_model)
 
 
-def default_score(ref: SpaceRef) -> str:
-    """``deepmad`` when it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
+MEASURED_SCORES = Path(__file__).with_name("score_auto.json")
+"""Kendall tau of each training-free score with trained accuracy per space
+(experiments/benchmarks/score_vs_trained.py writes it)."""
+
+
+def measured_score(space: str, min_networks: int = 30) -> str | None:
+    """The registered score with the best measured Kendall tau against trained test accuracy on ``space``,
+    when it was measured on at least ``min_networks`` trained networks; else None."""
     from nas.predictors.score import SCORES
 
+    if not MEASURED_SCORES.is_file():
+        return None
+    rows = [m for m in json.loads(MEASURED_SCORES.read_text()).get("measurements", ())
+            if m.get("space") == space and m.get("networks", 0) >= min_networks]
+    if not rows:
+        return None
+    best = max(rows, key=lambda m: m["networks"])
+    taus = {k: v for k, v in best["kendall_tau_test"].items() if v is not None and k in SCORES}
+    return max(taus, key=taus.get) if taus else None
+
+
+def default_score(ref: SpaceRef) -> str:
+    """The score measured best on the space (``measured_score``); without a measurement ``deepmad`` when
+    it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
+    from nas.predictors.score import SCORES
+
+    measured = measured_score(ref.name)
+    if measured is not None:
+        return measured
     try:
         SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
     except NasError:
@@ -182,8 +214,7 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
         stored_cfg = store.config()
         have = store.trials()
     if resume:
-        if stored_cfg is None and not have:
-            raise NasError(f"nothing to resume: study {study!r} in {url} holds no trials")
+        # a study with neither config nor trials is a run killed as it started: resuming it starts it
         if stored_cfg is not None:
             diff = p.config.differences(stored_cfg)
             if diff:
@@ -248,6 +279,14 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     if not getattr(cls, "checks_feasibility", getattr(cls, "needs_budgets", False)):  # deepmad checks it itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     existed = out_dir.exists()
+    observe = getattr(p.evaluator, "observe", None)  # a stateful evaluator (a pruner) replays stored trials
+
+    def on_trial_observed(trial, replayed: bool) -> None:
+        if replayed and observe is not None:
+            observe(trial)
+        if on_trial is not None:
+            on_trial(trial, replayed)
+
     created: dict[str, Any] = {}
     with FolderLock(out_dir):
         try:
@@ -262,7 +301,7 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
                 log(f"budget {b}: {b.describe()}")
             result = run_search(searcher, p.evaluator, config.trials, costs=p.costs, budgets=p.budgets,
                                 store=store, batch_size=config.batch_size, workers=config.workers,
-                                ray_address=config.ray_address, on_trial=on_trial, config=p.resolved(),
+                                ray_address=config.ray_address, on_trial=on_trial_observed, config=p.resolved(),
                                 ray_storage=None, stop_after_failures=min(8, config.trials))
         except BaseException:
             if not resume and not _any_complete(created):
