@@ -68,9 +68,9 @@ class Plan:
                  if getattr(cls, "needs_budgets", False) else {})
         if getattr(cls, "needs_data", False):  # differentiable search: --data/--epochs, checkpoints in the run folder
             opts = self.config.strategy_options
-            for key in ("data", "epochs"):
-                if getattr(self.config, key, None) is not None and key not in opts:
-                    extra[key] = getattr(self.config, key)
+            for key, opt in (("data", "data"), ("epochs", "epochs"), ("resize", "search_input")):
+                if getattr(self.config, key, None) is not None and opt not in opts:
+                    extra[opt] = getattr(self.config, key)
             if out_dir is not None:
                 extra["checkpoint_dir"] = str(out_dir)
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),

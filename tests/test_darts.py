@@ -164,7 +164,7 @@ def test_cli_darts_needs_data_and_a_meetable_budget(tmp_path, capsys):
     code, _, err = _cli(["search", "--space", "nb201", "--strategy", "darts", "--no-progress", "--out", str(out)], capsys)
     assert code == 2 and "needs --data" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     code, _, err = _cli(["search", "--space", "nb201", "--strategy", "beta-darts", "--budget", "1M-flops",
-                         "--option", "data=mnist5k", "--no-progress", "--out", str(out)], capsys)
+                         "--data", "mnist5k", "--no-progress", "--out", str(out)], capsys)
     errors = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and len(errors) == 1 and "cannot be met" in errors[0] and "Traceback" not in err
     assert not out.exists()
@@ -172,8 +172,8 @@ def test_cli_darts_needs_data_and_a_meetable_budget(tmp_path, capsys):
 
 def test_cli_darts_search_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, _ = _cli(["search", "--space", "nb201", "--strategy", "gdas", "--option", "data=mnist5k",
-                            "--option", "epochs=1", "--option", "train_size=16", "--option", "valid_size=8",
+    code, stdout, _ = _cli(["search", "--space", "nb201", "--strategy", "gdas", "--data", "mnist5k",
+                            "--epochs", "1", "--option", "train_size=16", "--option", "valid_size=8",
                             "--option", "channels=2", "--option", "batch_size=8",
                             "--trials", "1", "--out", str(out), "--format", "json"], capsys)
     assert code == 0
