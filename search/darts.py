@@ -80,9 +80,10 @@ class DifferentiableSearcher(Searcher):
     (hybrid search network widths divided by it, default 4), ``max_depth`` (hybrid depths searched),
     ``search_input`` (CxHxW the search network runs at; hybrid default 3x64x64), the optimiser settings of
     ``DartsConfig`` (``w_lr``, ``a_lr``, ``beta_max``, ``tau_max``, ``tau_min``, ``cost_weight``...),
-    ``checkpoint_dir`` (set by ``nas search`` to the run folder). Budgets and target come from the
-    search (``needs_budgets``). Contract: ``run(evaluate, n)`` searches (resuming from the run folder's
-    checkpoint when one matches), derives one architecture that meets every budget, and evaluates it:
+    ``checkpoint_dir`` and ``resume`` (set by ``nas search``: the run folder, and whether to continue
+    from its checkpoint). Budgets and target come from the
+    search (``needs_budgets``). Contract: ``run(evaluate, n)`` searches (with ``resume``, from the run
+    folder's checkpoint, which must hold the same search), derives one architecture that meets every budget, and evaluates it:
     one trial. The same seed, data and options give the same architecture.
     """
 
@@ -97,7 +98,7 @@ class DifferentiableSearcher(Searcher):
         "data": None, "epochs": 10, "order": 1, "batch_size": 64, "train_size": 1000, "valid_size": 400,
         "channels": 8, "cells": 1, "width_div": 4, "max_depth": None, "search_input": None, "w_lr": 0.025, "w_lr_min": 0.001,
         "a_lr": 3e-3, "a_weight_decay": 1e-3, "w_weight_decay": 3e-4, "beta_max": 2.0, "tau_max": 10.0,
-        "tau_min": 0.1, "cost_weight": 2.0, "checkpoint_dir": None, "device": "cpu"}
+        "tau_min": 0.1, "cost_weight": 2.0, "checkpoint_dir": None, "resume": False, "device": "cpu"}
 
     def __init__(self, *args: Any, budgets: Sequence[Budget] = (), target: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,7 +154,7 @@ class DifferentiableSearcher(Searcher):
             cost, costs = budget_cost(prob, self.budgets, self.target)
         ckpt = Path(o["checkpoint_dir"]) / CHECKPOINT_NAME if o["checkpoint_dir"] else None
         meta = {"space": self.space.config(), "data": o["data"], "train": len(data.train), "valid": len(data.valid),
-                "options": {k: v for k, v in o.items() if k not in ("checkpoint_dir", "device")},
+                "options": {k: v for k, v in o.items() if k not in ("checkpoint_dir", "resume", "device")},
                 "budgets": [b.text for b in self.budgets], "target": self.target}
         engine = DifferentiableSearch(prob.net, [len(p.candidates) for p in prob.points], data, self.config,
                                       cost=cost, checkpoint=ckpt, meta=meta, device=o["device"])
@@ -165,7 +166,7 @@ class DifferentiableSearcher(Searcher):
                       f"{row['train_loss']:.3f} valid loss {row['valid_loss']:.3f}{extra} ({row['seconds']:.1f} s)",
                       file=sys.stderr)
 
-        resume = ckpt is not None and ckpt.is_file()
+        resume = bool(o["resume"]) and ckpt is not None and ckpt.is_file()  # killed before epoch 1: start over
         out = engine.run(resume=resume, progress=show)
         arch = prob.derive(out.choices)
         notes = list(prob.notes)

@@ -60,7 +60,7 @@ class Plan:
     notes: list[str]
     target_model: str | None
 
-    def searcher(self, out_dir: Path | None = None) -> Searcher:
+    def searcher(self, out_dir: Path | None = None, resume: bool = False) -> Searcher:
         from nas.search.registry import SEARCHERS
 
         cls = SEARCHERS.get(self.config.strategy)
@@ -73,7 +73,7 @@ class Plan:
                 if getattr(self.config, key, None) is not None and opt not in opts:
                     extra[opt] = getattr(self.config, key)
             if out_dir is not None:
-                extra["checkpoint_dir"] = str(out_dir)
+                extra.update(checkpoint_dir=str(out_dir), resume=resume)
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),
                              objectives=self.objectives, directions=self.directions,
                              constraint=budget_violation(self.budgets, self.costs) if self.budgets else None,
@@ -227,10 +227,10 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
     return store, url
 
 
-def make_searcher_checked(p: Plan, out_dir: Path | None = None) -> Searcher:
-    """``p.searcher(out_dir)``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
+def make_searcher_checked(p: Plan, out_dir: Path | None = None, resume: bool = False) -> Searcher:
+    """``p.searcher(out_dir, resume)``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
     try:
-        return p.searcher(out_dir)
+        return p.searcher(out_dir, resume)
     except NasError:
         raise
     except (TypeError, ValueError, KeyError, OverflowError) as e:
@@ -274,7 +274,7 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     out_dir = run_folder.check_out_dir(out if out is not None else default_out(config))
     if resume and config.storage is None:
         run_folder.check_resumable(out_dir)
-    searcher = make_searcher_checked(p, out_dir)
+    searcher = make_searcher_checked(p, out_dir, resume)
     check_objectives(p)
     cls = SEARCHERS.get(config.strategy)
     if not getattr(cls, "checks_feasibility", getattr(cls, "needs_budgets", False)):  # deepmad checks it itself

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from nas.cli.cmd_search import _options
+    from nas.errors import NasError
     from nas.hw_models.budget import Budget
     from nas.search.config import SearchConfig
     from nas.search.darts import random_subset
@@ -59,14 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     costs = plan.costs
     report = json.loads((run_dir / "darts.json").read_text())
 
+    train_space = get_space("hybrid", input=TensorType.map(3, args.train_res, args.train_res), num_classes=10)
     rng = np.random.default_rng(args.seed + 1)
-    randoms = []
+    randoms, rejected = [], {"over_budget": 0, "not_at_train_res": 0}
     while len(randoms) < args.randoms:
         a = space.sample(rng)
-        if budget.allows(costs(a)[budget.metric]):
-            randoms.append(a)
-
-    train_space = get_space("hybrid", input=TensorType.map(3, args.train_res, args.train_res), num_classes=10)
+        if not budget.allows(costs(a)[budget.metric]):
+            rejected["over_budget"] += 1
+            continue
+        try:  # it must also build at the training resolution (the search network's typed choices do)
+            train_space.resolve(a)
+        except NasError:
+            rejected["not_at_train_res"] += 1
+            continue
+        randoms.append(a)
     data = random_subset(load_dataset("mnist5k", resize=f"3x{args.train_res}x{args.train_res}"), args.train_size, None)
     tcfg = TrainConfig(epochs=args.train_epochs, batch_size=32, optimizer="adamw", seed=args.seed)
     rows = []
@@ -87,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                "random_test_mean": float(np.mean([r["test_acc"] for r in rand])),
                "random_test_std": float(np.std([r["test_acc"] for r in rand], ddof=1)),
                "random_test_max": max(r["test_acc"] for r in rand), "search_wall_seconds": search_wall,
+               "random_rejected": rejected,
                "search_notes": report["notes"], "train_schedule": tcfg.to_json(), "train_images": len(data.train),
                "train_input": f"3x{args.train_res}x{args.train_res}", "cost_input": "3x224x224", "searcher_options": opts}
     doc = {"summary": summary, "rows": rows}
