@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -59,12 +60,20 @@ class Plan:
     notes: list[str]
     target_model: str | None
 
-    def searcher(self) -> Searcher:
+    def searcher(self, out_dir: Path | None = None, resume: bool = False) -> Searcher:
         from nas.search.registry import SEARCHERS
 
+        cls = SEARCHERS.get(self.config.strategy)
         # searchers that design under the budgets themselves (deepmad) get them as numbers
         extra = ({"budgets": self.budgets, "target": self.config.target}
-                 if getattr(SEARCHERS.get(self.config.strategy), "needs_budgets", False) else {})
+                 if getattr(cls, "needs_budgets", False) else {})
+        if getattr(cls, "needs_data", False):  # differentiable search: --data/--epochs, checkpoints in the run folder
+            opts = self.config.strategy_options
+            for key, opt in (("data", "data"), ("epochs", "epochs"), ("resize", "search_input")):
+                if getattr(self.config, key, None) is not None and opt not in opts:
+                    extra[opt] = getattr(self.config, key)
+            if out_dir is not None:
+                extra.update(checkpoint_dir=str(out_dir), resume=resume)
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),
                              objectives=self.objectives, directions=self.directions,
                              constraint=budget_violation(self.budgets, self.costs) if self.budgets else None,
@@ -218,10 +227,10 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
     return store, url
 
 
-def make_searcher_checked(p: Plan) -> Searcher:
-    """``p.searcher()``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
+def make_searcher_checked(p: Plan, out_dir: Path | None = None, resume: bool = False) -> Searcher:
+    """``p.searcher(out_dir, resume)``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
     try:
-        return p.searcher()
+        return p.searcher(out_dir, resume)
     except NasError:
         raise
     except (TypeError, ValueError, KeyError, OverflowError) as e:
@@ -282,10 +291,11 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     out_dir = run_folder.check_out_dir(out if out is not None else default_out(config))
     if resume and config.storage is None:
         run_folder.check_resumable(out_dir)
-    searcher = make_searcher_checked(p)
+    searcher = make_searcher_checked(p, out_dir, resume)
     check_objectives(p)
     check_score_memory(p)
-    if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
+    cls = SEARCHERS.get(config.strategy)
+    if not getattr(cls, "checks_feasibility", getattr(cls, "needs_budgets", False)):  # deepmad checks it itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     existed = out_dir.exists()
     observe = getattr(p.evaluator, "observe", None)  # a stateful evaluator (a pruner) replays stored trials

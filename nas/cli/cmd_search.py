@@ -19,7 +19,7 @@ def add_parser(sub):
     p.add_argument("--input", help="input size CxHxW (default: the space's)")
     p.add_argument("--classes", type=int, help="number of classes (default: the space's)")
     p.add_argument("--strategy", help="searcher (default: nsga2): random, evolution, local, nsga2, optuna-tpe, "
-                                      "optuna-nsga2, optuna-nsga3, deepmad, ...")
+                                      "optuna-nsga2, optuna-nsga3, deepmad, darts, gdas, beta-darts (these three need --data), ...")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="searcher option, repeatable (value read as JSON when it parses), e.g. population=32")
     p.add_argument("--score", help="training-free score to maximise (default: deepmad where it applies, else synflow)")
