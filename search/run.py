@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -146,13 +145,34 @@ def default_out(config: SearchConfig) -> Path:
     return Path("runs") / f"search-{config.space}-{config.strategy}-seed{config.seed}"
 
 
-def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool) -> tuple[TrialStore, str]:
-    """The run's durable store; a new run refuses a store that already holds trials."""
-    url = config.storage or sqlite_url(out / "study.db")
-    study = config.study or out.name
-    store = OptunaStore(url, study, p.directions, create=not resume or config.storage is None)
-    stored_cfg = store.config()
-    have = store.trials()
+def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
+               created: dict[str, Any] | None = None) -> tuple[TrialStore, str]:
+    """The run's durable store; a new run refuses a store that already holds trials; a resume finds its
+    study by the folder's content (see ``run_folder.resume_study``). What a new run creates (the
+    ``study.db`` file, the study) is noted in ``created`` so a failed run can take it back."""
+    from nas.search import run_folder
+
+    created = {} if created is None else created
+    default_storage = config.storage is None
+    url = config.storage or sqlite_url(out / run_folder.DB_NAME)
+    with run_folder.storage_errors(url):
+        if resume:
+            study = config.study or run_folder.resume_study(out, url, default_storage)
+        else:
+            study = config.study or out.name
+            db_exists = (out / run_folder.DB_NAME).exists()
+            if default_storage and db_exists:
+                run_folder.clear_empty_studies(out, url)
+            before = run_folder.studies(url) if not default_storage or db_exists else {}
+            if before.get(study):
+                raise NasError(f"study {study!r} in {url} already holds {before[study]} trials; pass --resume to "
+                               "continue it or --out/--study for a new run")
+            created.update(url=url, study=study if study not in before else None,
+                           db=default_storage and not db_exists)
+        store = OptunaStore(url, study, p.directions, create=not resume,
+                            objectives=p.objectives, space=p.ref.space)
+        stored_cfg = store.config()
+        have = store.trials()
     if resume:
         if stored_cfg is None and not have:
             raise NasError(f"nothing to resume: study {study!r} in {url} holds no trials")
@@ -167,30 +187,101 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool) -> tuple[
     return store, url
 
 
+def make_searcher_checked(p: Plan) -> Searcher:
+    """``p.searcher()``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
+    try:
+        return p.searcher()
+    except NasError:
+        raise
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        opts = ", ".join(f"{k}={v!r}" for k, v in p.config.strategy_options.items()) or "none"
+        raise NasError(f"searcher {p.config.strategy!r} rejects its options ({opts}): "
+                       f"{(str(e).splitlines() or [type(e).__name__])[0]}") from None
+
+
+def check_objectives(p: Plan) -> None:
+    """Each objective must be a metric of the score evaluator or a cost: checked on one sampled
+    architecture before any trial, so a misspelled objective never starts a run."""
+    if not isinstance(p.evaluator, ScoreEvaluator):
+        return  # other evaluators' metrics are known only once they run
+    try:
+        costs = p.costs(p.ref.space.sample(np.random.default_rng(p.config.seed)))
+    except NasError:
+        return
+    known = {"score", p.evaluator.score, *costs}
+    bad = [o for o in p.objectives if o not in known]
+    if bad:
+        raise NasError(f"unknown objective(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(known))}")
+
+
 def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, resume: bool = False,
            on_trial: OnTrial | None = None, log: Callable[[str], None] | None = None) -> tuple[SearchResult, Plan, Path]:
-    """Run or resume the search that ``config`` defines; write the run folder; return the result."""
+    """Run or resume the search that ``config`` defines; write the run folder; return the result.
+
+    Every check runs before anything is written. The run folder is locked while the search writes it
+    (a second writer gets a one-line error naming the holder); ``config.json`` is written once the
+    store accepted the run; a new run that fails before its first complete trial leaves no study
+    behind; ``archs/`` holds the current front only.
+    """
+    from nas.io import write_json_atomic
+    from nas.lock import FolderLock
+    from nas.search import run_folder
+    from nas.search.registry import SEARCHERS
     from nas.search.report import write_run_folder
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     p = plan(config)
-    out_dir = Path(out) if out is not None else default_out(config)
-    if not resume and config.storage is None and (out_dir / "study.db").exists():
-        raise NasError(f"run folder {str(out_dir)!r} already holds a search; pass --resume or another --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for note in p.notes:
-        log(f"note: {note}")
-    for b in p.budgets:
-        log(f"budget {b}: {b.describe()}")
-    from nas.search.registry import SEARCHERS
-
+    out_dir = run_folder.check_out_dir(out if out is not None else default_out(config))
+    if resume and config.storage is None:
+        run_folder.check_resumable(out_dir)
+    searcher = make_searcher_checked(p)
+    check_objectives(p)
     if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
-    (out_dir / "config.json").write_text(json.dumps(p.resolved(), indent=2) + "\n")
-    store, url = open_store(config, p, out_dir, resume)
-    result = run_search(p.searcher(), p.evaluator, config.trials, costs=p.costs, budgets=p.budgets, store=store,
-                        batch_size=config.batch_size, workers=config.workers, ray_address=config.ray_address,
-                        on_trial=on_trial, config=p.resolved(), ray_storage=None,
-                        stop_after_failures=min(8, config.trials))
-    write_run_folder(out_dir, result, p, storage_url=url)
+    existed = out_dir.exists()
+    created: dict[str, Any] = {}
+    with FolderLock(out_dir):
+        try:
+            store, url = open_store(config, p, out_dir, resume, created)
+            resolved = p.resolved()
+            resolved["study_name"] = store.study_name if isinstance(store, OptunaStore) else None
+            created["config"] = not resume
+            write_json_atomic(out_dir / "config.json", resolved, indent=2)
+            for note in p.notes:
+                log(f"note: {note}")
+            for b in p.budgets:
+                log(f"budget {b}: {b.describe()}")
+            result = run_search(searcher, p.evaluator, config.trials, costs=p.costs, budgets=p.budgets,
+                                store=store, batch_size=config.batch_size, workers=config.workers,
+                                ray_address=config.ray_address, on_trial=on_trial, config=p.resolved(),
+                                ray_storage=None, stop_after_failures=min(8, config.trials))
+        except BaseException:
+            if not resume and not _any_complete(created):
+                run_folder.take_back(out_dir, created)
+                if not existed:
+                    run_folder.remove_if_only_lock(out_dir)
+            raise
+        write_run_folder(out_dir, result, p, storage_url=url)
+        run_folder.prune(out_dir)
     return result, p, out_dir
+
+
+def _any_complete(created: dict[str, Any]) -> bool:
+    """Whether the study a new run created holds a complete trial (then it is kept, to be resumed)."""
+    from nas.search import run_folder
+
+    url, study = created.get("url"), created.get("study")
+    if not url or not (study or created.get("db")):
+        return False
+    try:
+        import optuna
+        from optuna.trial import TrialState
+
+        with run_folder.storage_errors(url):
+            name = study or next(iter(run_folder.studies(url)), None)
+            if name is None:
+                return False
+            s = optuna.load_study(study_name=name, storage=url)
+            return bool(s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    except (NasError, KeyError):
+        return False

@@ -47,15 +47,24 @@ def _options(items):
 
     from nas.errors import NasError
 
+    import math
+
     out = {}
     for item in items or ():
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise NasError(f"--option {item!r}: expected KEY=VALUE")
+        if not key.isidentifier():
+            raise NasError(f"--option {item!r}: {key!r} is not an option name (letters, digits, _)")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             out[key] = value
+        except RecursionError:
+            raise NasError(f"--option {key}: the value is nested too deeply") from None
+        if isinstance(out[key], float) and not math.isfinite(out[key]):
+            raise NasError(f"--option {key}={value}: the value must be a finite number")
     return out
 
 
@@ -76,6 +85,10 @@ def _config(args):
 
         names, dirs = parse_objectives(args.objectives)
         over["objectives"], over["directions"] = names, dirs
+    if args.rho is not None and not 0 < args.rho < float("inf"):
+        from nas.errors import NasError
+
+        raise NasError(f"--rho must be a positive finite number, got {args.rho}")
     if args.option or args.rho is not None:
         over["strategy_options"] = {**base.strategy_options, **_options(args.option)}
         if args.rho is not None:
@@ -93,11 +106,14 @@ def run(args) -> int:
     from nas.search.run import search
 
     config = _config(args)
-    bar = tqdm(total=config.trials, file=sys.stderr, desc="search", unit="trial", disable=args.no_progress,
-               dynamic_ncols=True)
     best = {"score": None}
+    bars = []  # the progress bar starts with the first trial, so an input error stays one line on stderr
 
     def on_trial(trial, replayed: bool) -> None:
+        if not bars:
+            bars.append(tqdm(total=config.trials, file=sys.stderr, desc="search", unit="trial",
+                             disable=args.no_progress, dynamic_ncols=True))
+        bar = bars[0]
         if trial.complete and "score" in trial.scores:
             s = trial.scores["score"]
             best["score"] = s if best["score"] is None else max(best["score"], s)
@@ -109,7 +125,8 @@ def run(args) -> int:
         result, plan, out = search(config, args.out, resume=args.resume, on_trial=on_trial,
                                    log=lambda m: tqdm.write(m, file=sys.stderr))
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     import json
 
     front_doc = json.loads((out / "front.json").read_text())
@@ -134,7 +151,7 @@ def run(args) -> int:
     for b in plan.budgets:
         print(f"budget {b}: {b.describe()}")
     print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(front_doc['objectives'], front_doc['directions']))}):")
-    table(rows, cols)
+    table(rows, cols, keep=("arch",))
     print(f"run folder: {out} (config.json, trials.csv, front.json, front.png, study.db)")
     if info["failed"]:
         print(f"failed trials, first errors: {info['failed_errors']}", file=sys.stderr)

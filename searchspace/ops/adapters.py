@@ -78,6 +78,9 @@ class Stem(PartsOp):
             layers.append(nn.MaxPool2d(3, 2, 1))
         return nn.Sequential(*layers)
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels * hp["kernel"] ** 2,)
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 16, 16), {"out": 8, "kernel": 7, "stride": 2, "pool": True}),
                 (TensorType.map(3, 12, 12), {"out": 6, "kernel": 4, "stride": 4, "bias": True, "norm": "ln",
@@ -118,6 +121,9 @@ class PatchEmbed(PartsOp):
         p, d = hp["patch"], hp["dim"]
         return nn.Sequential(nn.Conv2d(t.channels, d, p, p), SeqLayerNorm(d, hp["norm"]))
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels * hp["patch"] ** 2,)
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 8, 8), {"dim": 6, "patch": 4}),
                 (TensorType.map(2, 14, 7), {"dim": 5, "patch": 7, "norm": False}),
@@ -146,6 +152,12 @@ class MapToSeq(OpSpec):
 
         return Module()
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 1
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 4, 5), {}), (TensorType.map(2, 1, 1), {})]
 
@@ -171,6 +183,12 @@ class SeqToMap(OpSpec):
         from nas.searchspace.ops._layers import SeqToMap as Module
 
         return Module(t.height, t.width)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 1
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(3, 4, 5), {}), (TensorType.seq(2, 3, 1), {})]
@@ -223,6 +241,10 @@ class Downsample(PartsOp):
             module = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c, out, 1, bias=False), nn.BatchNorm2d(out))
         return module if t.layout is Layout.MAP else OnGrid(module, t.height, t.width)
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        kernel = {"conv": 3, "patch": 2, "pool": 1}[hp["kind"]]  # "pool" averages (no width), then 1×1
+        return (t.channels * kernel ** 2,)
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 6, 8), {"out": 5}),
                 (TensorType.map(4, 4, 4), {"out": 8, "kind": "patch"}),
@@ -265,6 +287,9 @@ class Head(PartsOp):
 
         return Module(t.channels, hp["hidden"], make_act(hp["act"]), hp["norm"] == "ln", hp["classes"],
                       seq=t.layout is Layout.SEQ)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, hp["hidden"]) if hp["hidden"] else (t.channels,)
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(6, 3, 3), {"classes": 5}),

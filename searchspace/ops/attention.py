@@ -78,6 +78,12 @@ class MultiHeadSelfAttention(OpSpec):
         check_heads(self.name, t.channels, hp["heads"])
         return SelfAttention(t.channels, hp["heads"], hp["qkv_bias"])
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, t.channels)  # value and output projections; softmax averaging adds no width
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 9
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"heads": 2}),
                 (TensorType.seq(16, 4, 6), {"heads": 4, "qkv_bias": False}),

@@ -57,6 +57,12 @@ class Conv(OpSpec):
         layers.append(make_act(hp["act"]))
         return nn.Sequential(*layers)
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels // hp["groups"] * hp["kernel"] ** 2,)
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 1 + int(hp["norm"]) + int(hp["act"] != "none")
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 9, 9), {"out": 8}),
                 (TensorType.map(6, 10, 10), {"out": 9, "kernel": 5, "stride": 2, "groups": 3, "act": "gelu"}),

@@ -62,6 +62,9 @@ class DepthwiseConv(PartsOp):
             layers.append(make_act(hp["act"]))
         return nn.Sequential(*layers)
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (hp["kernel"] ** 2,)
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 7, 7), {}),
                 (TensorType.map(6, 9, 8), {"kernel": 5, "stride": 2, "act": "relu", "bias": True}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from nas.errors import NasError
@@ -52,6 +53,13 @@ class InceptionDW(PartsOp):
 
         return InceptionDWModule(t.channels, branch_channels(t.channels, hp["branch_ratio"]),
                                  hp["square_kernel"], hp["band_kernel"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        # channels split into branches with different fan-ins: the effective width is their
+        # channel-weighted geometric mean (the identity branch has fan-in 1)
+        g = branch_channels(t.channels, hp["branch_ratio"])
+        ks, kb = hp["square_kernel"], hp["band_kernel"]
+        return (math.exp(g * (math.log(ks * ks) + 2 * math.log(kb)) / t.channels),)
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(16, 7, 7), {}),

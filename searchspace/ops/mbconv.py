@@ -77,6 +77,14 @@ class MBConv(PartsOp):
             parts.append(eltwise(o.numel, 2))
         return parts
 
+    deepmad_block = True
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        mid = mbconv_mid(t.channels, hp["expand"], hp["round_mid"])
+        expand: tuple[float, ...] = (t.channels,) if hp["expand"] != 1 else ()
+        # the SE gate multiplies by a sigmoid in (0, 1): a data-dependent scale, not a widening map
+        return expand + (hp["kernel"] ** 2, mid)
+
     def build(self, t: TensorType, hp: HParams):
         from nas.searchspace.ops._conv_blocks import InvertedResidual
 

@@ -79,6 +79,15 @@ class S4D(OpSpec):
 
         return S4DMixer(t.channels, hp["state"], hp["bidirectional"])
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        # a learned long convolution over the tokens: causal, token n sees n + 1 tokens (mean (N + 1)/2);
+        # bidirectional, every token sees all N; then the output Linear (fan-in D). The skip adds no width.
+        reach = t.tokens if hp["bidirectional"] else (t.tokens + 1) / 2
+        return (reach, t.channels)
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 10
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"state": 8}),
                 (TensorType.map(16, 4, 6), {"state": 16, "bidirectional": True}),

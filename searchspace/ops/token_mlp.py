@@ -40,6 +40,9 @@ class TokenMLP(PartsOp):
 
         return Module(t.tokens, hidden_width(t.tokens, hp["ratio"]), seq=t.layout is Layout.SEQ)
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.tokens, hidden_width(t.tokens, hp["ratio"]))
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(4, 3, 3), {}),
                 (TensorType.seq(3, 2, 5), {"ratio": 0.5}),

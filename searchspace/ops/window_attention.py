@@ -69,6 +69,12 @@ class WindowAttention(OpSpec):
         self.out_type(t, hp)
         return WindowSelfAttention(t.channels, hp["heads"], hp["window"], t.height, t.width, hp["rel_pos"])
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, t.channels)  # value and output projections
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 13
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"window": 2, "heads": 2}),
                 (TensorType.seq(16, 4, 8), {"window": 4, "heads": 4, "rel_pos": True}),
