@@ -23,6 +23,7 @@ from nas.errors import NasError
 from nas.predictors.encodings import ArchView, Encoder
 from nas.searchspace.registry import Registry
 
+
 def _load_builtin_predictors() -> None:
     import nas.predictors.gnn  # noqa: F401  (the graph network registers itself from its own module)
 

@@ -169,6 +169,8 @@ def l2_norm(model: nn.Module, batch: Batch | None, spec: NetSpec) -> float:
 
 
 def grasp(model: nn.Module, batch: Batch | None, spec: NetSpec) -> float:
+    """Exact Hessian-gradient product by double backward; for ops without a double backward in torch
+    (hardswish, hardsigmoid) a central finite difference of the gradient along g instead."""
     import torch
 
     batch = _need(batch, "grasp")
@@ -176,14 +178,39 @@ def grasp(model: nn.Module, batch: Batch | None, spec: NetSpec) -> float:
     weights = [m.weight for m in _prunable(model)]
     if not weights:
         return 0.0
-    g = torch.autograd.grad(_loss(model, batch), weights, allow_unused=True)
-    g2 = torch.autograd.grad(_loss(model, batch), weights, create_graph=True, allow_unused=True)
-    z = sum((a * b.detach()).sum() for a, b in zip(g2, g) if a is not None and b is not None)
-    if not isinstance(z, torch.Tensor) or not z.requires_grad:
-        return 0.0
-    model.zero_grad()
-    z.backward()
-    return float(sum(float((-w.detach() * w.grad).sum()) for w in weights if w.grad is not None))
+    g = [t if t is not None else torch.zeros_like(w)
+         for t, w in zip(torch.autograd.grad(_loss(model, batch), weights, allow_unused=True), weights)]
+    try:
+        g2 = torch.autograd.grad(_loss(model, batch), weights, create_graph=True, allow_unused=True)
+        z = sum((a * b.detach()).sum() for a, b in zip(g2, g) if a is not None)
+        if not isinstance(z, torch.Tensor) or not z.requires_grad:
+            return 0.0
+        hg = torch.autograd.grad(z, weights, allow_unused=True)
+    except RuntimeError:
+        hg = _hvp_finite_difference(model, batch, weights, g)
+    return float(sum(float((-w.detach() * h).sum()) for w, h in zip(weights, hg) if h is not None))
+
+
+def _hvp_finite_difference(model: nn.Module, batch: Batch, weights: list, g: list) -> list:
+    import torch
+
+    norm = float(torch.sqrt(sum((t * t).sum() for t in g)))
+    if norm == 0.0:
+        return [torch.zeros_like(w) for w in weights]
+    eps = 1e-3 / norm
+
+    def grad_at(sign: float) -> list:
+        with torch.no_grad():
+            for w, t in zip(weights, g):
+                w.add_(t, alpha=sign * eps)
+        out = torch.autograd.grad(_loss(model, batch), weights, allow_unused=True)
+        with torch.no_grad():
+            for w, t in zip(weights, g):
+                w.sub_(t, alpha=sign * eps)
+        return [o if o is not None else torch.zeros_like(w) for o, w in zip(out, weights)]
+
+    plus, minus = grad_at(1.0), grad_at(-1.0)
+    return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
 
 
 def _jacobians(model: nn.Module, batch: Batch) -> np.ndarray:
@@ -191,7 +218,10 @@ def _jacobians(model: nn.Module, batch: Batch) -> np.ndarray:
     model.train()
     model.zero_grad()
     out = model(x)
-    out.backward(__import__("torch").ones_like(out))
+    if out.requires_grad:
+        out.backward(__import__("torch").ones_like(out))
+    if x.grad is None:  # the output does not depend on the input
+        return np.zeros((x.shape[0], x[0].numel()))
     return x.grad.detach().reshape(x.shape[0], -1).double().numpy()
 
 

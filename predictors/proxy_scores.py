@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nas.errors import NasError
 from nas.predictors.proxies import DEFAULT_BATCH, PROXIES
 from nas.predictors.score import SCORES
 from nas.searchspace.netspec import NetSpec
@@ -57,8 +58,14 @@ class ProxyScore:
         return compute(self.proxy, spec, batch, self.seed)[self.proxy]
 
 
+OPTIONS = ("seed", "data", "batch_size")
+
+
 def _register(name: str) -> None:
     def make(**options: Any) -> ProxyScore:
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise NasError(f"score {name!r}: unknown option(s) {unknown}; allowed: {', '.join(OPTIONS)}")
         return ProxyScore(name, **options)
 
     make.__doc__ = f"The {name} proxy as a score; options seed, data, batch_size."

@@ -93,7 +93,11 @@ def plan(config: SearchConfig) -> Plan:
     if config.score == "auto":
         from dataclasses import replace
 
-        config = replace(config, score=default_score(ref))
+        from nas.predictors.score_choice import best_score
+
+        choice = best_score(ref.space)
+        config = replace(config, score=choice.score, score_options={**choice.options, **config.score_options})
+        notes.append(f"--score auto: {choice.describe()}")
     SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
@@ -131,14 +135,10 @@ def plan(config: SearchConfig) -> Plan:
 
 
 def default_score(ref: SpaceRef) -> str:
-    """``deepmad`` when it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
-    from nas.predictors.score import SCORES
+    """The score ``--score auto`` picks for this space (``nas.predictors.score_choice.best_score``)."""
+    from nas.predictors.score_choice import best_score
 
-    try:
-        SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
-    except NasError:
-        return "synflow"
-    return "deepmad"
+    return best_score(ref.space).score
 
 
 def default_out(config: SearchConfig) -> Path:

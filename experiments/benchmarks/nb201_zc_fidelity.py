@@ -1,8 +1,9 @@
 """Fidelity of our zero-cost proxies on the 491 NB201 cells of the NAS-Bench-Suite-Zero samples.
 
-Computes every proxy of ``nas.predictors.proxies`` (DeepMAD aside: it has no rule for NB201 cells) on
-the full NB201 network (5 cells per stage, C=16, 3×32×32) with a minibatch of ``--data`` (default
-mnist5k resized to 3×32×32) and of random inputs, caches them (``NAS_CACHE`` or ~/.cache/nas), and prints
+Computes every proxy of ``nas.predictors.proxies`` (DeepMAD aside: it has no rule for NB201 cells):
+synflow, params and flops on the full NB201 network (5 cells per stage, C=16, 3×32×32), the others on a
+reduced one (1 cell per stage, C=8, 3×16×16; ``nas.predictors.evaluation.ZC_REDUCED``) with a minibatch
+of ``--data`` (default mnist5k resized to 3×16×16) and of random inputs, caches them (``NAS_CACHE`` or ~/.cache/nas), and prints
 each proxy's Spearman ρ with the CIFAR-10 accuracy next to the stored (CIFAR-10) value's, and the
 Spearman ρ between our values and the stored ones.
 
@@ -23,11 +24,10 @@ OURS = ("synflow", "snip", "grad_norm", "grasp", "fisher", "jacov", "naswot", "z
 
 
 def proxies_for(source: str, batch: int, seed: int = 0):
-    from nas.predictors.proxy_cache import CachedProxies, default_cache_dir
-    from nas.searchspace import get_space
+    from nas.predictors.evaluation import nb201_zero_cost
+    from nas.predictors.proxy_cache import default_cache_dir
 
-    return CachedProxies(OURS, get_space("nb201"), data=None if source == "random" else source,
-                         batch_size=batch, seed=seed, cache=default_cache_dir())
+    return nb201_zero_cost(None if source == "random" else source, batch, seed, cache=str(default_cache_dir()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cols = ["proxy", "stored_rho_acc", "ours_data_rho_acc", "ours_random_rho_acc", "ours_data_rho_stored",
                 "ours_random_rho_stored"]
-        print(f"{n} NB201 cells; data = {args.data} ×{args.batch} (3×32×32); accuracy = Suite-Zero CIFAR-10")
+        print(f"{n} NB201 cells; synflow/params/flops on the full net; the rest on 1 cell/stage, C=8, 16×16 with "
+              f"{args.data} ×{args.batch} or random inputs; accuracy = Suite-Zero CIFAR-10")
         print("  ".join(f"{c:>22}" for c in cols))
         for r in rows:
             print("  ".join(f"{r[c]:>22}" if isinstance(r.get(c), str) else

@@ -81,9 +81,9 @@ def run(args) -> int:
 
     from nas.cli._output import emit_json, table
     from nas.errors import NasError
+    from nas.predictors.proxy_cache import default_cache_dir
     from nas.search.benchmark import summarize
     from nas.search.nb201_table import DATASETS, NB201Table
-    from nas.predictors.proxy_cache import default_cache_dir
     from nas.search.registry import SEARCHERS
     from nas.settings import benchmarks_dir
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from importlib import import_module
 
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report")
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "score")
 
 
 class _OneLineParser(argparse.ArgumentParser):
