@@ -145,7 +145,7 @@ class GradientBoosting(Predictor):
             m = lgb.LGBMRegressor(n_estimators=int(self.options.get("n_estimators", 300)), learning_rate=0.05,
                                   num_leaves=15, min_child_samples=max(2, min(10, n // 10)), subsample=0.8,
                                   subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, min_split_gain=0.0,
-                                  random_state=self.seed * 1000 + k, n_jobs=1, verbose=-1, deterministic=True,
+                                  random_state=(self.seed * 1000 + k) % 2**31, n_jobs=1, verbose=-1, deterministic=True,
                                   force_row_wise=True)
             m.fit(X, y)
             self.models.append(m)
@@ -194,7 +194,7 @@ class MLPEnsemble(Predictor):
 
         X = self._features(archs, fit=True)
         self.models = [MLPRegressor(hidden_layer_sizes=(64, 64), alpha=1e-3, learning_rate_init=3e-3, max_iter=600,
-                                    random_state=self.seed * 1000 + k).fit(X, y) for k in range(self.members)]
+                                    random_state=(self.seed * 1000 + k) % 2**32).fit(X, y) for k in range(self.members)]
 
     def _predict(self, archs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         X = self._features(archs)

@@ -98,7 +98,7 @@ class Bananas(Searcher):
             return []
         y = np.array([self.fitness(t) for t in done])
         model = make_predictor(str(self.opts["predictor"]), self.view, encoding=self._encoding(),
-                               seed=int(self.rng.integers(2**31)), **dict(self.opts["predictor_options"]))
+                               seed=int(self.rng.integers(2**20)), **dict(self.opts["predictor_options"]))
         model.fit([t.arch for t in done], y)
         self.n_fits += 1
         mean, std = model.predict(cands)
