@@ -66,11 +66,13 @@ class FolderLock:
     def _holder(self) -> str:
         import json
 
-        try:
-            h = json.loads(self.holder_path.read_text())
-            return f"process {h['pid']} on {h['host']} since {h['since']} ({h['command']})"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another process"
+        for _ in range(20):  # the holder writes its note just after taking the lock: give it a moment
+            try:
+                h = json.loads(self.holder_path.read_text())
+                return f"process {h['pid']} on {h['host']} since {h['since']} ({h['command']})"
+            except (OSError, ValueError, KeyError, TypeError):
+                time.sleep(0.025)
+        return "another process"
 
     def release(self) -> None:
         if self._lock is None:

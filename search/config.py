@@ -16,7 +16,8 @@ DEFAULT_SCORE = "auto"
 DEFAULT_STRATEGY = "nsga2"
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",
-                  "target", "score", "score_options", "objectives", "directions", "batch_size")
+                  "target", "score", "score_options", "objectives", "directions", "batch_size",
+                  "evaluator", "data", "resize", "epochs", "pruner", "train_options")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class SearchConfig:
     ray_address: str | None = None
     storage: str | None = None
     study: str | None = None
+    evaluator: str = "score"
+    """``score`` (training-free) or ``train`` (``nas.search.evaluators.EVALUATORS``)."""
+    data: str | None = None
+    resize: str | None = None
+    epochs: int = 3
+    pruner: str = "none"
+    train_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -57,6 +65,8 @@ class SearchConfig:
             raise NasError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.workers < 1:
             raise NasError(f"workers must be at least 1, got {self.workers}")
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
+            raise NasError(f"epochs must be an integer of at least 1, got {self.epochs!r}")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], base: SearchConfig | None = None) -> SearchConfig:

@@ -68,9 +68,13 @@ def run_figures(run: RunFolder, chosen: int = 0, dpi: int = 100) -> list[Figure]
                       "the front so far (objectives scaled to [0, 1] over all trials, reference point 1.1).",
                       png_bytes(convergence_figure(view, table=conv), dpi)))
     if run.front():
-        out.append(Figure("operations", "Operation families per stage", "Share of networks whose stage uses "
-                          "each operation family: the front (solid) against all complete trials (pale).",
-                          png_bytes(families_figure(run.families()), dpi)))
+        shares = run.families("family")
+        level = "family"
+        if shares["family"].nunique() <= 2:  # e.g. nb201: every cell mixes conv and paramfree; show the ops
+            shares, level = run.families("op"), "op"
+        out.append(Figure("operations", f"Operation {'families' if level == 'family' else 'choices'} per stage",
+                          f"Share of networks whose stage uses each operation {level}: the front (solid) against "
+                          "all complete trials (pale).", png_bytes(families_figure(shares, level=level), dpi)))
         t = run.chosen(chosen)
         out.append(Figure("layers", f"Per-layer costs of front network {chosen} (trial {t.number})",
                           "FLOPs, params and (with a target) latency of each layer, coloured by family.",
@@ -86,7 +90,9 @@ def _table(df: pd.DataFrame, float_digits: int = 4) -> str:
             return f"{v:,}"
         return str(v)
 
-    text_cols = {c for c in df.columns if df[c].dtype == object}
+    from pandas.api.types import is_numeric_dtype
+
+    text_cols = {c for c in df.columns if not is_numeric_dtype(df[c]) or df[c].dtype == bool}
     head = "".join(f'<th class="{"text" if c in text_cols else ""}">{html.escape(str(c))}</th>' for c in df.columns)
     body = []
     for row in df.itertuples(index=False):
@@ -131,7 +137,7 @@ def render(run: RunFolder, figures: Sequence[Figure]) -> str:
                  '<p class="note">Best first on the first objective; genes as searched. Architecture files: '
                  f'{html.escape(str((run.folder / "archs").resolve()))}/&lt;digest&gt;.json</p>'
                  f'<div class="scroll">{_table(front) if len(front) else "<p>no front</p>"}</div></section>')
-    cfg = json.dumps(run.config, indent=2, sort_keys=True, default=str)
+    cfg = json.dumps(run.config, indent=2, sort_keys=True, default=str, ensure_ascii=False)
     parts.append(f'<section id="config"><h2>Resolved configuration</h2><pre>{html.escape(cfg)}</pre></section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>nas report: {html.escape(run.title())}</title><style>{_STYLE}</style></head><body>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from nas.errors import NasError
 from nas.hw_models.budget import Budget
 from nas.search.config import SearchConfig
 from nas.search.driver import OnTrial, run_search
-from nas.search.evaluation import CachedCosts, budget_violation
+from nas.search.evaluation import CachedCosts, Evaluator, budget_violation
 from nas.search.feasibility import check_budgets
 from nas.search.registry import make_searcher
 from nas.search.searcher import Searcher
@@ -52,7 +53,7 @@ class Plan:
     config: SearchConfig
     ref: SpaceRef
     costs: CachedCosts
-    evaluator: ScoreEvaluator
+    evaluator: Evaluator
     budgets: tuple[Budget, ...]
     objectives: tuple[str, ...]
     directions: tuple[str, ...]
@@ -76,29 +77,33 @@ class Plan:
                  budgets=[b.text for b in self.budgets])
         d["space_config"] = self.ref.space.config()
         d["budgets_read_as"] = [b.describe() for b in self.budgets]
-        d["score_description"] = self.evaluator.describe()
+        d["score_description"] = str(getattr(self.evaluator, "describe", lambda: type(self.evaluator).__name__)())
         d["latency_model"] = self.target_model
         return d
 
 
 def plan(config: SearchConfig) -> Plan:
     """Check a config and resolve its defaults (one-line NasError on anything wrong)."""
+    from dataclasses import replace
+
     from nas.predictors.score import SCORES
+    from nas.search.evaluators import EVALUATORS
     from nas.search.registry import SEARCHERS
 
     notes: list[str] = []
     searcher_cls = SEARCHERS.get(config.strategy)
+    factory = EVALUATORS.get(config.evaluator)
+    factory.check(config)
+    settings = factory.space_settings(config)  # a dataset fixes the space's input and classes
+    if settings:
+        config = replace(config, **settings)
     ref = SpaceRef(config.space, config.input, config.num_classes)
     ref.space  # noqa: B018 - builds (and checks) the space now
-    if config.score == "auto":
-        from dataclasses import replace
-
-        from nas.predictors.score_choice import best_score
-
-        choice = best_score(ref.space)
-        config = replace(config, score=choice.score, score_options={**choice.options, **config.score_options})
-        notes.append(f"--score auto: {choice.describe()}")
-    SCORES.get(config.score)
+    if factory.uses_score:
+        if config.score == "auto":
+            config = replace(config, score=default_score(ref))
+            notes.append(f"--score auto: {config.score} for space {config.space!r} ({auto_score_source(ref.space)})")
+        SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
     if config.objectives:
@@ -108,7 +113,7 @@ def plan(config: SearchConfig) -> Plan:
                 raise NasError(f"{len(objectives)} objectives but {len(config.directions)} directions")
             directions = tuple(config.directions)
     else:
-        objectives, directions = ("score",), ("maximize",)
+        objectives, directions = (factory.metric,), ("maximize",)
     wants_latency = "latency_ms" in objectives or any(b.metric == "latency_ms" for b in budgets)
     if target and not targets_available():
         if wants_latency:
@@ -122,7 +127,7 @@ def plan(config: SearchConfig) -> Plan:
         notes.append(f"searcher {config.strategy!r} optimises one objective, the score; the reported front "
                      "is over its trials' score and costs")
     elif not config.objectives:
-        objectives = ("score", "latency_ms", "flops") if target else ("score", "flops")
+        objectives = (factory.metric, "latency_ms", "flops") if target else (factory.metric, "flops")
         directions = ("maximize", "minimize", "minimize") if target else ("maximize", "minimize")
     costs = CachedCosts(SpaceCosts(ref, target))
     target_model = None
@@ -130,15 +135,54 @@ def plan(config: SearchConfig) -> Plan:
         from nas.search.space_eval import load_target
 
         target_model = str(load_target(target).describe())
-    evaluator = ScoreEvaluator(ref, config.score, config.score_options)
+    evaluator = factory(config, ref)
     return Plan(config, ref, costs, evaluator, budgets, objectives, directions, notes, target_model)
 
 
-def default_score(ref: SpaceRef) -> str:
-    """The score ``--score auto`` picks for this space (``nas.predictors.score_choice.best_score``)."""
+MEASURED_SCORES = Path(__file__).with_name("score_auto.json")
+"""Kendall tau of each training-free score with trained accuracy per space
+(experiments/benchmarks/score_vs_trained.py writes it)."""
+
+
+def measured_score(space: str, min_networks: int = 30) -> str | None:
+    """The registered score with the best measured Kendall tau against trained test accuracy on ``space``,
+    when it was measured on at least ``min_networks`` trained networks; else None."""
+    from nas.predictors.score import SCORES
+
+    if not MEASURED_SCORES.is_file():
+        return None
+    rows = [m for m in json.loads(MEASURED_SCORES.read_text()).get("measurements", ())
+            if m.get("space") == space and m.get("networks", 0) >= min_networks]
+    if not rows:
+        return None
+    best = max(rows, key=lambda m: m["networks"])
+    taus = {k: v for k, v in best["kendall_tau_test"].items() if v is not None and k in SCORES}
+    return max(taus, key=taus.get) if taus else None
+
+
+def auto_score(space: Any) -> str:
+    """What ``--score auto`` picks for ``space``: the score measured best against trained accuracy on the
+    space (``measured_score``); else the best of the table-based measurements recorded in
+    ``nas.predictors.score_choice`` (NB201: Kendall tau against NAS-Bench-201 accuracy); else ``deepmad``
+    where it has a rule for the space's ops, else ``synflow``."""
+    measured = measured_score(space.name)
+    if measured is not None:
+        return measured
     from nas.predictors.score_choice import best_score
 
-    return best_score(ref.space).score
+    return best_score(space).score
+
+
+def auto_score_source(space: Any) -> str:
+    if measured_score(space.name) is not None:
+        return f"best Kendall tau against trained accuracy in {MEASURED_SCORES.name}"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).describe()
+
+
+def default_score(ref: SpaceRef) -> str:
+    return auto_score(ref.space)
 
 
 def default_out(config: SearchConfig) -> Path:
@@ -174,8 +218,7 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
         stored_cfg = store.config()
         have = store.trials()
     if resume:
-        if stored_cfg is None and not have:
-            raise NasError(f"nothing to resume: study {study!r} in {url} holds no trials")
+        # a study with neither config nor trials is a run killed as it started: resuming it starts it
         if stored_cfg is not None:
             diff = p.config.differences(stored_cfg)
             if diff:
@@ -239,6 +282,14 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     existed = out_dir.exists()
+    observe = getattr(p.evaluator, "observe", None)  # a stateful evaluator (a pruner) replays stored trials
+
+    def on_trial_observed(trial, replayed: bool) -> None:
+        if replayed and observe is not None:
+            observe(trial)
+        if on_trial is not None:
+            on_trial(trial, replayed)
+
     created: dict[str, Any] = {}
     with FolderLock(out_dir):
         try:
@@ -253,7 +304,7 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
                 log(f"budget {b}: {b.describe()}")
             result = run_search(searcher, p.evaluator, config.trials, costs=p.costs, budgets=p.budgets,
                                 store=store, batch_size=config.batch_size, workers=config.workers,
-                                ray_address=config.ray_address, on_trial=on_trial, config=p.resolved(),
+                                ray_address=config.ray_address, on_trial=on_trial_observed, config=p.resolved(),
                                 ray_storage=None, stop_after_failures=min(8, config.trials))
         except BaseException:
             if not resume and not _any_complete(created):

@@ -26,9 +26,6 @@ from nas.searchspace.space import SearchSpace
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Layers whose op only wraps the one that matters: (op, hyper-parameter naming the inner op).
-_WRAPPERS = {"metaformer": "mixer"}
-
 
 def min_form(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     """Objective values turned into values to minimise (maximised ones negated)."""
@@ -44,22 +41,33 @@ def projection_front(values: np.ndarray, directions: Sequence[str]) -> np.ndarra
     return nondominated_mask(min_form(values, directions))
 
 
-def convergence(result: SearchResult) -> pd.DataFrame:
+def objective_bounds(results: Sequence[SearchResult]) -> tuple[np.ndarray, np.ndarray]:
+    """(best, worst) of each objective over the complete trials of ``results`` (same objectives and
+    directions), in minimisation form: pass to ``convergence`` to compare runs on one scale."""
+    pts = [min_form(np.array([t.values for t in r.complete]).reshape(-1, len(r.objectives)), r.directions)
+           for r in results]
+    allp = np.vstack(pts)
+    if len(allp) == 0:
+        raise NasError("no complete trial in these results")
+    return allp.min(axis=0), allp.max(axis=0)
+
+
+def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per trial in number order: ``number``, ``state``, ``best`` (best value of objective 0
     among complete trials so far) and ``hypervolume`` of the front so far.
 
     The hypervolume is computed on objectives scaled to [0, 1] by the range of all complete trials
-    (best = 0, worst = 1) with the reference point at 1.1 in each, so runs of one space and target are
-    comparable and the value lies in [0, 1.1^k]. NaN until the first complete trial.
+    (best = 0, worst = 1) with the reference point at 1.1 in each, so the value lies in [0, 1.1^k];
+    ``bounds`` (from ``objective_bounds`` over several runs) puts several runs on one scale. NaN until
+    the first complete trial.
     """
     import pandas as pd
 
     done = result.complete
     k = len(result.objectives)
     if done:
-        pts = min_form(np.array([t.values for t in done]).reshape(len(done), k), result.directions)
-        lo, span = pts.min(axis=0), np.ptp(pts, axis=0)
-        span[span == 0] = 1.0
+        lo, hi = bounds if bounds is not None else objective_bounds([result])
+        span = np.where(hi > lo, hi - lo, 1.0)
     ref = np.full(k, 1.1)
     front = np.empty((0, k))
     best, hv = np.nan, np.nan
@@ -78,15 +86,12 @@ def convergence(result: SearchResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["number", "state", "best", "hypervolume"])
 
 
-def _operation(layer) -> tuple[str, str]:
-    """(operation, family) of a layer, looking inside wrapper blocks (a MetaFormer block's mixer)."""
+def _operations(layer) -> list[tuple[str, str]]:
+    """(operation, family) of each registered op a layer holds (``OpSpec.components``: a MetaFormer
+    block's token mixer, an NB201 cell's edges as their equivalent ops, else the layer's own op)."""
     from nas.searchspace.op_spec import OPS
 
-    inner = _WRAPPERS.get(layer.op)
-    if inner and inner in layer.hp:
-        op = str(layer.hp[inner])
-        return op, OPS.get(op).family
-    return layer.op, layer.family
+    return [(name, OPS.get(name).family) for name in layer.spec.components(layer.in_type, layer.hp)]
 
 
 def stage_of(layer_name: str) -> str | None:
@@ -103,10 +108,9 @@ def stage_operations(spec: NetSpec) -> dict[str, set[tuple[str, str]]]:
         stage = stage_of(layer.name)
         if stage is None:
             continue
-        op, family = _operation(layer)
-        if family == "adapter":
-            continue
-        out.setdefault(stage, set()).add((op, family))
+        for op, family in _operations(layer):
+            if family != "adapter":
+                out.setdefault(stage, set()).add((op, family))
     return out
 
 
@@ -143,7 +147,8 @@ def layer_costs(spec: NetSpec, target: Any | None = None) -> pd.DataFrame:
 
     rows = []
     for layer in spec.layers:
-        op, family = _operation(layer)
+        inner = _operations(layer)
+        op, family = inner[0] if len(inner) == 1 else (layer.op, layer.family)
         rows.append({"layer": layer.name, "op": op, "family": family, "out": str(layer.out_type),
                      "flops": layer.macs(), "params": layer.params()})
     df = pd.DataFrame(rows)

@@ -199,7 +199,7 @@ def families_figure(shares: pd.DataFrame, title: str = "", level: str = "family"
         for g, group in enumerate(groups):
             sub = part[part["group"] == group].set_index(level)["share"]
             ys = np.arange(len(names)) + (g - (len(groups) - 1) / 2) * height
-            colors = [FAMILY_COLORS.get(n, "tab:cyan") for n in names] if level == "family" else None
+            colors = [FAMILY_COLORS.get(n, "tab:cyan") for n in names] if level == "family" else "tab:blue"
             ax.barh(ys, [sub.get(n, 0.0) for n in names], height=height, color=colors,
                     alpha=1.0 if g == 0 else 0.35, edgecolor="k", lw=0.4, label=group)
         ax.set_yticks(np.arange(len(names)), names if ax is axes[0, 0] else [""] * len(names), fontsize=8)
@@ -209,7 +209,8 @@ def families_figure(shares: pd.DataFrame, title: str = "", level: str = "family"
         ax.invert_yaxis()
     if stages:
         axes[0, -1].legend(fontsize=7, loc="lower right", title="solid / pale", title_fontsize=7)
-    fig.suptitle(title or f"operation {level} per stage: {' (solid) vs '.join(groups)} (pale)", fontsize=10)
+    what = "operation family" if level == "family" else "operation"
+    fig.suptitle(title or f"{what} per stage: {' (solid) vs '.join(groups)} (pale)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -55,8 +55,8 @@ def storage_errors(url: str) -> Iterator[None]:
         if not mod.startswith(("optuna", "sqlalchemy", "sqlite3")):
             raise
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise NasError(f"the trial store {url} cannot be read ({type(e).__name__}: {first}); the file may be "
-                       "damaged: move it away to start a new run") from None
+        hint = "; the file may be damaged: move it away to start a new run" if url.startswith("sqlite") else ""
+        raise NasError(f"cannot use the trial store {url} ({type(e).__name__}: {first}){hint}") from None
 
 
 def studies(url: str) -> dict[str, int]:
@@ -134,8 +134,8 @@ def clear_empty_studies(out: Path, url: str) -> None:
     full = {k: v for k, v in found.items() if v}
     if full:
         name, n = next(iter(full.items()))
-        raise NasError(f"run folder {str(out)!r} already holds a search (study {name!r}, {n} trials); pass "
-                       "--resume to continue it or another --out for a new run")
+        raise NasError(f"run folder {str(out)!r} already holds a search; pass --resume to continue it or another "
+                       f"--out for a new run (study {name!r}, {n} trials)")
     if found:
         delete_studies(url, list(found))
 
@@ -178,7 +178,7 @@ def prune(out: Path) -> int:
     keep = {Path(r["arch"]).name for r in front.get("pareto", ()) if isinstance(r, dict) and "arch" in r}
     archs = out / "archs"
     stale = [f for f in archs.glob("*.json") if f.name not in keep] if archs.is_dir() else []
-    stale += [*out.glob(".*.tmp"), *(archs.glob(".*.tmp") if archs.is_dir() else [])]
+    stale += [*out.glob(".*.tmp"), *out.glob("*.tmp.*"), *(archs.glob(".*.tmp") if archs.is_dir() else [])]
     for f in stale:
         with contextlib.suppress(OSError):
             f.unlink()

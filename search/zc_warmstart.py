@@ -18,8 +18,8 @@ class ZeroCostWarmStart(Searcher):
     """A base searcher (``base``, default ``bananas``; ``base_options``) warm-started by a zero-cost score.
 
     Before the first ask it scores ``pool`` (default 100) random feasible architectures with ``score``
-    (a name of ``nas.predictors.score.SCORES`` with ``score_options``, or ``auto``: the score measured
-    to rank trained accuracy best in this space, ``nas.predictors.score_choice``). The base searcher's
+    (a name of ``nas.predictors.score.SCORES`` with ``score_options``, or ``auto``: what ``--score auto``
+    picks for the space, ``nas.search.run.auto_score``). The base searcher's
     first ``n_warm`` (default 10) random draws become the pool's best by score, in decreasing order;
     everything else is the base searcher's own logic. Scoring is free: no trial is spent on it.
     Single objective (as the base).
@@ -50,10 +50,9 @@ class ZeroCostWarmStart(Searcher):
 
         name, options = str(self.opts["score"]), dict(self.opts["score_options"])
         if name == "auto":
-            from nas.predictors.score_choice import best_score
+            from nas.search.run import auto_score
 
-            choice = best_score(self.space.name)
-            name, options = choice.score, {**choice.options, **options}
+            name = auto_score(self.space)
         SCORES.get(name)
         return name, options
 

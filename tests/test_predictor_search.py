@@ -56,11 +56,14 @@ def test_zc_warmstart_asks_the_pool_best_by_score_first(space) -> None:
 
 def test_score_auto_reads_the_recorded_measurement(space) -> None:
     from nas.predictors.score_choice import best_score, measurements
+    from nas.search.run import auto_score
 
     choice = best_score(space)
     entry = measurements().get("nb201")
     assert entry is not None and choice.score == max(entry["kendall_tau"], key=entry["kendall_tau"].get)
     assert choice.kendall_tau == pytest.approx(max(entry["kendall_tau"].values()))
+    assert auto_score(space) == choice.score == "synflow"  # NB201: synflow τ 0.548 > params/flops τ 0.511
+    assert best_score("resnet").score == "deepmad" and best_score("resnet").kendall_tau is None
 
 
 def test_bad_options_are_one_line(space) -> None:

@@ -198,6 +198,26 @@ def parse_dataset(text: str) -> tuple[str, str | None]:
     return name, (path or None)
 
 
+_BUNDLED_SIGNATURES = {"mnist5k": ((1, 28, 28), 10), "digits": ((1, 8, 8), 10), "mnist1d": ((1, 1, 40), 10)}
+
+
+def dataset_signature(spec: str, resize: str | TensorType | None = None) -> tuple[TensorType, int]:
+    """(input type, class count) that ``load_dataset(spec, resize=resize)`` gives, without loading a
+    bundled dataset (a dataset on disk is loaded). One-line NasError on an unknown name or bad size."""
+    name, _ = parse_dataset(spec)
+    target = parse_input(resize) if isinstance(resize, str) else resize
+    if name in _BUNDLED_SIGNATURES and target is None:
+        (c, h, w), k = _BUNDLED_SIGNATURES[name]
+        return TensorType.map(c, h, w), k
+    if name in _BUNDLED_SIGNATURES:
+        channels = _BUNDLED_SIGNATURES[name][0][0]
+        if channels != target.channels and 1 not in (channels, target.channels):
+            raise NasError(f"cannot resize {channels} channels to {target.channels}; allowed: 1 → C or C → 1")
+        return target, _BUNDLED_SIGNATURES[name][1]
+    d = load_dataset(spec, resize=target)
+    return d.input_type, d.num_classes
+
+
 def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, held) with ``fraction`` of every class held out."""
     held = []
@@ -257,8 +277,10 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
     x = ((x - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
     y = torch.from_numpy(y_np.astype(np.int64))
 
+    order_rng = np.random.default_rng([split_seed, 1])  # splits in a seeded random order, not grouped by class
+
     def split(idx: np.ndarray) -> Split:
-        t = torch.from_numpy(idx)
+        t = torch.from_numpy(idx[order_rng.permutation(len(idx))])
         return Split(x[t].contiguous(), y[t].contiguous())
 
     num_classes = int(y_np.max()) + 1
@@ -269,7 +291,8 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
 
 
 def subset(data: DatasetSplits, train: int | None = None, valid: int | None = None) -> DatasetSplits:
-    """The first ``train`` / ``valid`` examples of each split (for quick tests and low-fidelity evaluation)."""
+    """The first ``train`` / ``valid`` examples of each split (splits are stored in a seeded random order, so
+    a prefix holds every class in about its share), for quick tests and low-fidelity evaluation."""
     def cut(s: Split, n: int | None) -> Split:
         return s if n is None else Split(s.x[:n], s.y[:n])
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from importlib import import_module
 
+<<<<<<< HEAD
 BENCHES = ("nb201-search", "nb201-latency", "nb201-predictors")
+=======
+BENCHES = ("nb201-search", "nb201-latency", "train")
+>>>>>>> main
 
 
 def add_parser(sub):

@@ -35,8 +35,18 @@ def add_parser(sub):
     p.add_argument("--out", help="run folder (default: runs/search-SPACE-STRATEGY-seedSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out/--storage")
     p.add_argument("--storage", help="SQLAlchemy URL of the trial store (default: sqlite in the run folder)")
-    p.add_argument("--study", help="study name in the storage (default: the run folder's name)")
+    p.add_argument("--study", help="study name in the storage (default: a new run names it after the run folder; "
+                                   "--resume finds the folder's own study, so a renamed or copied folder resumes)")
     p.add_argument("--config", help="TOML/YAML/JSON file setting SearchConfig fields (flags override it)")
+    p.add_argument("--evaluator", help="how trials are evaluated (default: score, training-free): score, train, ...")
+    p.add_argument("--data", help="dataset of --evaluator train: mnist5k, digits, mnist1d, imagefolder:PATH, "
+                                  "cifar10:PATH, cifar100:PATH; it sets the space's input and classes")
+    p.add_argument("--resize", metavar="CxHxW", help="resize the --data images, e.g. 1x32x32 or 3x32x32")
+    p.add_argument("--epochs", type=int, help="training epochs per trial with --evaluator train (default: 3)")
+    p.add_argument("--pruner", help="early stopping of trained trials: none (default), sha (successive halving), "
+                                    "hyperband; Ray Tune's ASHA with --workers > 1")
+    p.add_argument("--train-option", action="append", metavar="KEY=VALUE",
+                   help="training setting, repeatable (TrainConfig field, e.g. batch_size=64, optimizer=adamw)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format(p)
     return p
@@ -44,10 +54,9 @@ def add_parser(sub):
 
 def _options(items):
     import json
+    import math
 
     from nas.errors import NasError
-
-    import math
 
     out = {}
     for item in items or ():
@@ -75,7 +84,8 @@ def _config(args):
     flags = {"space": args.space, "input": args.input, "num_classes": args.classes, "strategy": args.strategy,
              "trials": args.trials, "seed": args.seed, "target": args.target, "score": args.score,
              "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
-             "storage": args.storage, "study": args.study}
+             "storage": args.storage, "study": args.study, "evaluator": args.evaluator, "data": args.data,
+             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner}
     over = {k: v for k, v in flags.items() if v is not None}
     budgets = tuple(args.budget or ()) + ((f"{args.max_params}-params",) if args.max_params else ())
     if budgets:
@@ -93,6 +103,8 @@ def _config(args):
         over["strategy_options"] = {**base.strategy_options, **_options(args.option)}
         if args.rho is not None:
             over["strategy_options"]["rho"] = args.rho
+    if args.train_option:
+        over["train_options"] = {**base.train_options, **_options(args.train_option)}
     return SearchConfig.from_mapping(over, base)
 
 
@@ -134,7 +146,7 @@ def run(args) -> int:
     info = summary(result)
     if args.format == "json":
         emit_json({"space": config.space, "strategy": config.strategy, "seed": config.seed,
-                   "score": plan.config.score, "target": plan.config.target if plan.target_model else None,
+                   "score": plan.config.score, "evaluator": plan.config.evaluator, "target": plan.config.target if plan.target_model else None,
                    "budgets": [b.text for b in plan.budgets], "objectives": list(plan.objectives),
                    "directions": list(plan.directions), "front_objectives": front_doc["objectives"],
                    "summary": info, "run_folder": str(out),
@@ -145,7 +157,8 @@ def run(args) -> int:
              "latency_ms": r.get("latency_ms"), "arch": r["arch"]} for r in front]
     print(f"{config.space} / {config.strategy} / seed {config.seed}: {info['complete']} complete, "
           f"{info['infeasible']} infeasible, {info['failed']} failed of {info['trials']} trials; "
-          f"score = {plan.config.score}")
+          + (f"score = {plan.config.score}" if plan.config.evaluator == "score"
+             else f"score = {plan.resolved()['score_description']}"))
     if plan.target_model:
         print(f"latency: {plan.target_model}")
     for b in plan.budgets:

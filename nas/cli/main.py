@@ -10,7 +10,11 @@ import argparse
 import sys
 from importlib import import_module
 
+<<<<<<< HEAD
 COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "score")
+=======
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval")
+>>>>>>> main
 
 
 class _OneLineParser(argparse.ArgumentParser):

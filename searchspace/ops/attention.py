@@ -10,7 +10,8 @@ from nas.searchspace.op_spec import OpSpec, register_op
 from nas.searchspace.ops._formulas import linear_macs, linear_params
 from nas.searchspace.tensor_type import Layout, TensorType
 
-HEADS = (1, 2, 4, 6, 8, 12, 16)
+#: any head count that divides the token dimension (checked by ``check_heads``)
+HEADS = range(1, 1025)
 
 
 def check_heads(op: str, dim: int, heads: int) -> None:
@@ -64,6 +65,9 @@ class MultiHeadSelfAttention(OpSpec):
 
     def macs(self, t: TensorType, hp: HParams) -> int:
         return qkv_proj_macs(t.tokens, t.channels) + attention_macs(t.tokens, t.channels)
+
+    def uncounted_macs(self, t: TensorType, hp: HParams) -> int:
+        return attention_macs(t.tokens, t.channels)
 
     def params(self, t: TensorType, hp: HParams) -> int:
         return qkv_proj_params(t.channels, hp["qkv_bias"])
