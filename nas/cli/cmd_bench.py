@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-<<<<<<< HEAD
-BENCHES = ("nb201-search", "nb201-latency", "nb201-predictors")
-=======
-BENCHES = ("nb201-search", "nb201-latency", "train")
->>>>>>> main
+BENCHES = ("nb201-search", "nb201-latency", "train", "nb201-predictors")
 
 
 def add_parser(sub):

@@ -10,11 +10,7 @@ import argparse
 import sys
 from importlib import import_module
 
-<<<<<<< HEAD
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "score")
-=======
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval")
->>>>>>> main
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval", "score")
 
 
 class _OneLineParser(argparse.ArgumentParser):
