@@ -77,6 +77,8 @@ def ranking_metrics(pred: np.ndarray, true: np.ndarray, top: float = 0.05) -> di
 
 def nb201_pool(dataset: str = "cifar10", zc_data: str | None = "mnist5k", batch_size: int = 16,
                cache: str | None = None, benchmarks: str | None = None, log=lambda m: None) -> Pool:
+    """The NB201 pool; ``zc_data`` a dataset, ``random`` (or None), or a ``+``-joined list of them (the
+    data-dependent features of each, side by side)."""
     from nas.predictors.encodings import space_view
     from nas.predictors.suite_zero import load_suite_zero, nb201_genes
     from nas.search.nb201_table import NB201Table
@@ -88,11 +90,15 @@ def nb201_pool(dataset: str = "cifar10", zc_data: str | None = "mnist5k", batch_
     table = NB201Table.load(benchmarks, latency=False)
     valid = table.valid(dataset)
     y = np.array([valid[table.index(a)] for a in archs])
-    zc = nb201_zero_cost(zc_data, batch_size, cache=cache)
-    missing = sum(1 for a in archs if not zc.cached(a))
-    if missing:
-        log(f"computing zero-cost features of {missing} NB201 cells (cached for later runs)")
-    feats = {a: np.array([zc(a)[n] for n in ZC_FEATURES]) for a in archs}
+    sources = [None if s in ("random", "") else s for s in (zc_data or "random").split("+")]
+    feats: dict[Any, np.ndarray] = {a: np.zeros(0) for a in archs}
+    for k, src in enumerate(sources):
+        zc = nb201_zero_cost(src, batch_size, cache=cache)
+        missing = sum(1 for a in archs if not zc.cached(a))
+        if missing:
+            log(f"computing zero-cost features of {missing} NB201 cells on {src or 'random'} (cached for later runs)")
+        names = ZC_FEATURES if k == 0 else [n for n in ZC_FEATURES if n not in ZC_FULL]  # full-net ones once
+        feats = {a: np.concatenate([feats[a], [zc(a)[n] for n in names]]) for a in archs}
     view = space_view(space, zc=feats.__getitem__)
     return Pool("nb201", dataset, archs, y, view,
                 f"491 Suite-Zero NB201 cells; target NB201 {dataset} validation accuracy; zero-cost features: "

@@ -128,8 +128,10 @@ class RandomForest(Predictor):
 
 @PREDICTORS.register("gbdt")
 class GradientBoosting(Predictor):
-    """LightGBM gradient-boosted trees: 5 members on bootstrap-free row/column subsamples with their own
-    seeds; the mean and std over the members."""
+    """LightGBM gradient-boosted trees (500 trees of ≤7 leaves, rate 0.03, ≥3 samples per leaf, 80 % of rows
+    and 50 % of features per tree; tuned on NB201 CIFAR-10 at 100 architectures): 5 members with their own
+    seeds; the mean and std over the members. Options ``n_estimators``, ``learning_rate``, ``num_leaves``,
+    ``min_child_samples``, ``colsample``."""
 
     name = "gbdt"
     min_fit = 4
@@ -142,9 +144,13 @@ class GradientBoosting(Predictor):
         n = len(y)
         self.models = []
         for k in range(self.members):
-            m = lgb.LGBMRegressor(n_estimators=int(self.options.get("n_estimators", 300)), learning_rate=0.05,
-                                  num_leaves=15, min_child_samples=max(2, min(10, n // 10)), subsample=0.8,
-                                  subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, min_split_gain=0.0,
+            o = self.options
+            m = lgb.LGBMRegressor(n_estimators=int(o.get("n_estimators", 500)),
+                                  learning_rate=float(o.get("learning_rate", 0.03)),
+                                  num_leaves=int(o.get("num_leaves", 7)),
+                                  min_child_samples=int(o.get("min_child_samples", max(2, min(3, n // 4)))),
+                                  subsample=0.8, subsample_freq=1, colsample_bytree=float(o.get("colsample", 0.5)),
+                                  reg_lambda=1.0, min_split_gain=0.0,
                                   random_state=(self.seed * 1000 + k) % 2**31, n_jobs=1, verbose=-1, deterministic=True,
                                   force_row_wise=True)
             m.fit(X, y)

@@ -8,6 +8,9 @@ searcher that asks for it again (same architecture, same schedule and seed: the 
 
     OMP_NUM_THREADS=1 python experiments/benchmarks/predictor_search_train.py --seed 0 --out /tmp/pst0.json
     python experiments/benchmarks/predictor_search_train.py --report /tmp/pst0.json /tmp/pst1.json /tmp/pst2.json
+
+One process per seed shares trained networks across its searchers; on a crowded machine run one process
+per (seed, strategy) with ``--strategies NAME`` instead and pass all files to ``--report``.
 """
 
 from __future__ import annotations
@@ -109,8 +112,12 @@ def run_seed(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(paths: list[str]) -> int:
-    docs = [json.loads(Path(p).read_text()) for p in paths]
-    names = list(docs[0]["runs"])
+    by_seed: dict[int, dict[str, Any]] = {}
+    for p in paths:  # one file per seed, or one per (seed, strategy): runs of a seed are merged
+        d = json.loads(Path(p).read_text())
+        by_seed.setdefault(d["seed"], {"seed": d["seed"], "schedule": d["schedule"], "runs": {}})["runs"].update(d["runs"])
+    docs = [by_seed[k] for k in sorted(by_seed)]
+    names = [n for n in STRATEGIES if all(n in d["runs"] for d in docs)]
     print(f"hybrid on mnist5k, {len(docs)} seeds; schedule: {json.dumps(docs[0]['schedule'])}")
     print(f"{'strategy':<10} {'valid mean':>10} {'valid std':>9} {'test mean':>9} {'test std':>8}   per seed (valid/test)")
     rows = []
@@ -134,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
-    ap.add_argument("--train-images", type=int, default=1000)
+    ap.add_argument("--train-images", type=int, default=400)
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--optimizer", default="adamw")
     ap.add_argument("--input", default="1x32x32")
     ap.add_argument("--budget", default="8M-flops")

@@ -30,7 +30,8 @@ def add_parser(sub):
     p.add_argument("--seeds", type=int, default=10, help="number of seeds, 0..N-1 (default: 10)")
     p.add_argument("--benchmark", choices=("nb201", "nb101", "nb301"), default="nb201")
     p.add_argument("--zc-data", default="mnist5k",
-                   help="minibatch of our zero-cost features on nb201: a dataset or 'random' (default: mnist5k)")
+                   help="minibatch of our zero-cost features on nb201: a dataset, 'random', or both joined by '+' "
+                        "(e.g. mnist5k+random; default: mnist5k)")
     p.add_argument("--data", metavar="PATH", help="benchmark data folder (default: ../shared/benchmarks or NAS_BENCHMARKS)")
     p.add_argument("--proxy-cache", metavar="PATH", help="zero-cost value cache (default: ~/.cache/nas or NAS_CACHE)")
     add_format(p)
@@ -64,7 +65,7 @@ def run(args) -> int:
     cache = args.proxy_cache or str(default_cache_dir())
     rows = []
     for d in datasets:
-        pool = (ev.nb201_pool(d, None if args.zc_data == "random" else args.zc_data, cache=cache,
+        pool = (ev.nb201_pool(d, args.zc_data, cache=cache,
                               benchmarks=args.data, log=lambda m: print(m, file=sys.stderr))
                 if args.benchmark == "nb201" else ev.suite_pool(args.benchmark, args.data))
         if sizes[-1] >= len(pool.archs):
