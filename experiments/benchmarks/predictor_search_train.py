@@ -98,7 +98,18 @@ def run_seed(args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         searcher = make_searcher(name, space, np.random.default_rng(args.seed),
                                  constraint=budget_violation(budgets, costs), **STRATEGIES[name])
-        result = run_search(searcher, evaluator, args.trials, costs=costs, budgets=budgets)
+        curve: list[float | None] = []
+
+        def progress(trial: Any, replayed: bool, name: str = name, curve: list = curve) -> None:
+            curve.append(trial.values[0] if trial.complete else None)
+            if args.out:  # partial results survive a kill
+                done_v = [v for v in curve if v is not None]
+                Path(args.out + f".{name}.partial").write_text(json.dumps(
+                    {"seed": args.seed, "strategy": name, "trials": len(curve),
+                     "best_valid": max(done_v) if done_v else None, "valid_curve": curve,
+                     "seconds": time.perf_counter() - start}))
+
+        result = run_search(searcher, evaluator, args.trials, costs=costs, budgets=budgets, on_trial=progress)
         done = [t for t in result.trials if t.complete]
         best = max(done, key=lambda t: (t.values[0], -t.number))
         out["runs"][name] = {"best_valid": best.values[0], "best_test": evaluator.test_accuracy(best.arch, full.test),
