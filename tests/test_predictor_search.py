@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _search_helpers import ToyNB201Score
+
 from nas.errors import NasError
 from nas.search import make_searcher, run_search
 from nas.searchspace import get_space

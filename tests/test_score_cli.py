@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-
 from _benchmark_data import benchmark_file
+
 from nas.cli.main import main
 
 GOOD = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
