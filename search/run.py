@@ -110,6 +110,7 @@ def plan(config: SearchConfig) -> Plan:
     if factory.uses_score:
         if config.score == "auto":
             config = replace(config, score=default_score(ref))
+            notes.append(f"--score auto: {config.score} for space {config.space!r} ({auto_score_source(ref.space)})")
         SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
@@ -167,19 +168,29 @@ def measured_score(space: str, min_networks: int = 30) -> str | None:
     return max(taus, key=taus.get) if taus else None
 
 
-def default_score(ref: SpaceRef) -> str:
-    """The score measured best on the space (``measured_score``); without a measurement ``deepmad`` when
-    it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
-    from nas.predictors.score import SCORES
-
-    measured = measured_score(ref.name)
+def auto_score(space: Any) -> str:
+    """What ``--score auto`` picks for ``space``: the score measured best against trained accuracy on the
+    space (``measured_score``); else the best of the table-based measurements recorded in
+    ``nas.predictors.score_choice`` (NB201: Kendall tau against NAS-Bench-201 accuracy); else ``deepmad``
+    where it has a rule for the space's ops, else ``synflow``."""
+    measured = measured_score(space.name)
     if measured is not None:
         return measured
-    try:
-        SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
-    except NasError:
-        return "synflow"
-    return "deepmad"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).score
+
+
+def auto_score_source(space: Any) -> str:
+    if measured_score(space.name) is not None:
+        return f"best Kendall tau against trained accuracy in {MEASURED_SCORES.name}"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).describe()
+
+
+def default_score(ref: SpaceRef) -> str:
+    return auto_score(ref.space)
 
 
 def default_out(config: SearchConfig) -> Path:

@@ -22,7 +22,8 @@ def add_parser(sub):
                                       "optuna-nsga2, optuna-nsga3, deepmad, darts, gdas, beta-darts (these three need --data), ...")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="searcher option, repeatable (value read as JSON when it parses), e.g. population=32")
-    p.add_argument("--score", help="training-free score to maximise (default: deepmad where it applies, else synflow)")
+    p.add_argument("--score", help="training-free score to maximise (default: auto, the score measured to rank trained "
+                   "accuracy best on the space; see `nas score --help` for the proxies)")
     p.add_argument("--objectives", help="comma list, NAME[:max|min]; default score,latency_ms,flops with a "
                                         "target, else score,flops")
     p.add_argument("--trials", type=int, help="number of trials (default: 300)")
