@@ -14,6 +14,7 @@ of the cost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,26 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "nas"
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """What a cached proxy value depends on besides its settings: the torch version and a digest of the
+    operations' and this module's source. Part of the cache key, so one cache folder shared by unrelated
+    checkouts or machines with another torch never serves values computed by other code."""
+    from importlib import metadata
+
+    import nas.searchspace.ops as ops
+
+    h = hashlib.sha256()
+    try:
+        h.update(metadata.version("torch").encode())
+    except metadata.PackageNotFoundError:
+        h.update(b"no-torch")
+    for f in sorted(Path(ops.__file__).parent.glob("*.py")) + [Path(__file__)]:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def synflow(spec: NetSpec, seed: int = 0) -> float:
@@ -94,7 +115,7 @@ class CachedProxy:
             self.space = type(space)(input=inp, num_classes=space.num_classes, **kwargs)
         except TypeError as e:
             raise NasError(f"space {space.name!r} does not take proxy space options {sorted(kwargs)}: {e}") from None
-        cfg = {"proxy": name, "seed": seed, "space": self.space.config()}
+        cfg = {"proxy": name, "seed": seed, "space": self.space.config(), "code": code_version()}
         self.id = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
         self.description = f"{name} on {json.dumps(cfg['space'], sort_keys=True)}, seed {seed}"
         self.values: dict[str, float] = {}
