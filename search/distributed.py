@@ -19,8 +19,50 @@ from nas.searchspace.architecture import Architecture
 
 
 def _trainable(config: dict[str, Any], evaluator: Evaluator) -> dict[str, Any]:
-    outcome = run_evaluator(evaluator, Architecture.from_json(config["arch"]))
+    arch = Architecture.from_json(config["arch"])
+    if _epoch_scheduled(evaluator):
+        return _trainable_by_epoch(arch, evaluator)
+    outcome = run_evaluator(evaluator, arch)
     return {"nas_outcome": json.dumps(outcome)}
+
+
+def _epoch_scheduled(evaluator: Evaluator) -> bool:
+    """A trained evaluator with a pruner: Ray Tune's ASHA scheduler stops trials between epochs."""
+    return getattr(evaluator, "pruner", "none") != "none" and hasattr(evaluator, "evaluate")
+
+
+def _trainable_by_epoch(arch: Architecture, evaluator: Any) -> dict[str, Any]:
+    """Report every epoch but the last to Tune (with the outcome so far, in case ASHA stops the trial
+    there); the last epoch's full outcome is the return value."""
+    import time
+
+    from ray import tune
+
+    from nas.search.evaluation import Evaluation
+    from nas.searchspace.hparams import HParams
+
+    start = time.perf_counter()
+    history: list[float] = []
+    max_epochs = evaluator.config.epochs
+
+    def on_epoch(epoch: int, metrics: Any) -> bool:
+        history.append(float(metrics["valid_accuracy"]))
+        if epoch < max_epochs:
+            partial = Evaluation({"valid_accuracy": history[-1], "score": history[-1], "epochs": float(epoch)},
+                                 {"test_accuracy": None, "pruned": True, "valid_history": list(history),
+                                  "train_seconds": time.perf_counter() - start})
+            outcome = {"metrics": dict(partial.metrics), "info": HParams(partial.info).to_json(), "error": "",
+                       "duration_s": time.perf_counter() - start}
+            tune.report({"valid_accuracy": history[-1], "nas_outcome": json.dumps(outcome)})
+        return False
+
+    try:
+        ev = evaluator.evaluate(arch, on_epoch=on_epoch)
+        outcome = {"metrics": dict(ev.metrics), "info": HParams(ev.info).to_json(), "error": ""}
+    except Exception as e:  # noqa: BLE001 - the evaluator's failure is the trial's result
+        outcome = {"metrics": {}, "info": {}, "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    outcome["duration_s"] = time.perf_counter() - start
+    return {"valid_accuracy": outcome["metrics"].get("valid_accuracy", 0.0), "nas_outcome": json.dumps(outcome)}
 
 
 def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: str | None = None,
@@ -81,9 +123,19 @@ def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: st
         started = True
     try:
         with tempfile.TemporaryDirectory(prefix="nas-ray-") as tmp, contextlib.redirect_stdout(sys.stderr):
+            scheduler = None
+            if _epoch_scheduled(evaluator):
+                from ray.tune.schedulers import ASHAScheduler
+
+                from nas.search.train_eval import REDUCTION_FACTOR
+
+                scheduler = ASHAScheduler(time_attr="training_iteration", metric="valid_accuracy", mode="max",
+                                          max_t=evaluator.config.epochs, grace_period=1,
+                                          reduction_factor=REDUCTION_FACTOR,
+                                          brackets=3 if evaluator.pruner == "hyperband" else 1)
             tuner = tune.Tuner(
                 tune.with_resources(tune.with_parameters(_trainable, evaluator=evaluator), {"cpu": 1}),
-                tune_config=tune.TuneConfig(search_alg=LoopSearcher(), num_samples=-1,
+                tune_config=tune.TuneConfig(search_alg=LoopSearcher(), num_samples=-1, scheduler=scheduler,
                                             max_concurrent_trials=workers, reuse_actors=True),
                 run_config=tune.RunConfig(name="nas", storage_path=storage_path or tmp, verbose=0,
                                           log_to_file=False),

@@ -102,7 +102,10 @@ class SearchLoop:
         old = self._replay(number, arch)
         if old is not None:
             return self._finish(old, True)
-        costs = self._costs(arch)
+        try:
+            costs = self._costs(arch)
+        except NasError as e:  # the space proposed a network that does not resolve (a type error)
+            return self._finish(Trial(number, arch, "failed", error=f"does not resolve: {e}"), False)
         reason = self._over_budget(costs) if self.budgets else ""
         if reason:
             return self._finish(Trial(number, arch, "infeasible", costs, error=f"over budget: {reason}"), False)

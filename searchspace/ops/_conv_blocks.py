@@ -53,6 +53,10 @@ class InvertedResidual(nn.Module):
         y = self.bn3(self.conv_pwl(y))
         return x + y if self.residual else y
 
+    def last_branch_norm(self) -> nn.Module | None:
+        """The norm closing the residual branch (the trainer zero-initialises it); None without a residual."""
+        return self.bn3 if self.residual else None
+
 
 def _downsample(c_in: int, c_out: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
@@ -74,6 +78,9 @@ class BasicBlock(nn.Module):
         y = self.bn2(self.conv2(y))
         return self.relu(y + (x if self.downsample is None else self.downsample(x)))
 
+    def last_branch_norm(self) -> nn.Module:
+        return self.bn2
+
 
 class Bottleneck(nn.Module):
     """ResNet v1.5 bottleneck; torchvision's names (conv1..3, bn1..3, relu, downsample)."""
@@ -91,6 +98,9 @@ class Bottleneck(nn.Module):
         y = self.relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
         return self.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+    def last_branch_norm(self) -> nn.Module:
+        return self.bn3
 
 
 class _Mlp(nn.Module):

@@ -1,0 +1,93 @@
+"""Multi-fidelity early stopping: best validation accuracy and total epochs with and without pruning.
+
+Trained trials are deterministic for a seed and independent of pruning (a trial pruned after k epochs
+has the first k epochs of its unpruned history), and with ``--strategy random`` the trial sequence does
+not depend on results. So one unpruned `nas search --evaluator train --strategy random` run gives the
+pruned runs exactly: each pruner (nas.search.train_eval.EpochPruner, the one `--pruner` uses) is fed
+the trials' histories in trial order. With --live, a real `--pruner` run's trials are checked against
+the simulation (they must agree trial by trial).
+
+    python experiments/benchmarks/multifidelity.py --run RUN_UNPRUNED [--live RUN_SHA] [--trials 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from nas.search.train_eval import EpochPruner
+
+
+def load_trials(run: Path) -> list[dict]:
+    """The run's trials: trials.json of a finished run, else the trials stored so far in its study.db."""
+    if (run / "trials.json").is_file():
+        doc = json.loads((run / "trials.json").read_text())
+        return sorted(doc["trials"] if isinstance(doc, dict) else doc, key=lambda t: t["number"])
+    from nas.search.storage import OptunaStore, sqlite_url
+
+    cfg = json.loads((run / "config.json").read_text())
+    store = OptunaStore(sqlite_url(run / "study.db"), run.name, cfg["directions"], create=False)
+    return [t.to_json() for _, t in sorted(store.trials().items())]
+
+
+def simulate(trials: list[dict], kind: str, max_epochs: int) -> list[dict]:
+    """Per trial: the epochs it would train and its last validation accuracy under ``kind`` pruning."""
+    pruner = EpochPruner(kind, max_epochs) if kind != "none" else None
+    out = []
+    for t in trials:
+        if t["state"] != "complete":
+            if pruner is not None and t["state"] == "failed":
+                pruner.replay([], failed=True)
+            continue
+        hist = [float(v) for v in t["info"]["valid_history"]]
+        assert len(hist) == max_epochs, "the run must be unpruned"
+        seen = hist
+        if pruner is not None:
+            ot, seen = pruner.start(), []
+            for e, v in enumerate(hist, 1):
+                seen.append(v)
+                if EpochPruner.report(ot, e, v) and e < max_epochs:
+                    break
+            pruner.finish(ot, seen[-1], len(seen) < max_epochs)
+        out.append({"number": t["number"], "epochs": len(seen), "valid_accuracy": seen[-1],
+                    "test_accuracy": t["info"]["test_accuracy"] if len(seen) == max_epochs else None})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", required=True, help="an unpruned --evaluator train --strategy random run folder")
+    ap.add_argument("--live", help="a --pruner sha run folder of the same settings, to check against")
+    ap.add_argument("--trials", type=int, help="use the first N trials (default: all)")
+    args = ap.parse_args()
+    cfg = json.loads((Path(args.run) / "config.json").read_text())
+    trials = load_trials(Path(args.run))
+    if args.trials:
+        trials = [t for t in trials if t["number"] < args.trials]
+    epochs = cfg["epochs"]
+    res = {}
+    for kind in ("none", "sha", "hyperband"):
+        rows = simulate(trials, kind, epochs)
+        best = max(rows, key=lambda r: r["valid_accuracy"])
+        res[kind] = {"trained_trials": len(rows), "total_epochs": sum(r["epochs"] for r in rows),
+                     "best_valid_accuracy": best["valid_accuracy"], "best_trial": best["number"],
+                     "best_trial_test_accuracy": best["test_accuracy"]}
+    for kind in ("sha", "hyperband"):
+        res[kind]["epochs_fraction"] = res[kind]["total_epochs"] / res["none"]["total_epochs"]
+        res[kind]["best_difference_points"] = 100 * (res[kind]["best_valid_accuracy"] - res["none"]["best_valid_accuracy"])
+        res[kind]["goal_met"] = (abs(res[kind]["best_difference_points"]) <= 0.3 and res[kind]["epochs_fraction"] <= 0.4)
+    doc = {"run": args.run, "space": cfg["space"], "data": cfg["data"], "input": cfg["input"], "epochs": epochs,
+           "train_options": cfg["train_options"], "budgets": cfg["budgets"], "trials": len(trials), "result": res}
+    if args.live:
+        live = {t["number"]: t for t in load_trials(Path(args.live)) if t["state"] == "complete"}
+        sim = {r["number"]: r for r in simulate(trials, "sha", epochs)}
+        common = sorted(set(live) & set(sim))
+        agree = [n for n in common if int(live[n]["scores"]["epochs"]) == sim[n]["epochs"]
+                 and live[n]["scores"]["valid_accuracy"] == sim[n]["valid_accuracy"]]
+        doc["live_check"] = {"live_trials_compared": len(common), "agree": len(agree)}
+    print(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The training recipe's parts: parameter groups, optimizer, warm-up + cosine schedule, zero-init, augmentation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on weights only: norms' scales, biases and other 1-D parameters get none."""
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float,
+                   momentum: float) -> torch.optim.Optimizer:
+    groups = param_groups(model, weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0)
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int,
+                  warmup_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from lr/warmup_steps to lr, then cosine decay to 0 at ``total_steps`` (stepped per batch)."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def zero_init_residual_norms(model: nn.Module) -> int:
+    """Zero the last norm's scale of every residual branch (blocks declare it with ``last_branch_norm()``),
+    so each residual block starts as the identity (Goyal et al. 2017). Returns how many were zeroed."""
+    n = 0
+    for m in model.modules():
+        get = getattr(m, "last_branch_norm", None)
+        norm = get() if callable(get) else None
+        if norm is not None and getattr(norm, "weight", None) is not None:
+            nn.init.zeros_(norm.weight)
+            n += 1
+    return n
+
+
+def shift_pad(size: int) -> int:
+    """Largest translation for random-shift augmentation along a side of ``size`` pixels (none for 1)."""
+    return 0 if size <= 1 else (1 if size < 16 else 2)
+
+
+def random_shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Translate every image of a B×C×H×W batch by its own random offset of up to ``shift_pad`` pixels
+    per side, filling with the edge value (the normalised background)."""
+    b, _, h, w = x.shape
+    ph, pw = shift_pad(h), shift_pad(w)
+    if ph == pw == 0:
+        return x
+    xp = nn.functional.pad(x, (pw, pw, ph, ph), mode="replicate")
+    dy = torch.randint(0, 2 * ph + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * pw + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :]).to(x.device)
+    cols = (dx[:, None] + torch.arange(w)[None, :]).to(x.device)
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    out = xp.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()
