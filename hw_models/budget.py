@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ class Budget:
             if ms:
                 raise NasError(f"bad budget {text!r}: 'ms' only applies to latency; accepted forms: {ACCEPTED}")
             value = float(number) * _SUFFIX[suffix.lower()]
+        if not math.isfinite(value):
+            raise NasError(f"bad budget {text!r}: the limit must be a finite number; accepted forms: {ACCEPTED}")
         if value <= 0:
             raise NasError(f"bad budget {text!r}: the limit must be positive")
         return cls(key, value, text.strip())
@@ -49,10 +52,18 @@ class Budget:
 
     def describe(self) -> str:
         if self.metric == "flops":
-            return f"FLOPs <= {self.limit / 1e6:,.1f} M (one multiply-accumulate counts as one FLOP)"
+            return f"FLOPs <= {_count(self.limit)} (one multiply-accumulate counts as one FLOP)"
         if self.metric == "params":
-            return f"params <= {self.limit / 1e6:,.3f} M"
+            return f"params <= {_count(self.limit)}"
         return f"latency <= {self.limit:g} ms"
 
     def __str__(self) -> str:
         return self.text or f"{self.limit:g}-{self.metric}"
+
+
+def _count(value: float) -> str:
+    """``600 M``, ``4.1 G``, ``1 K``, ``12``: a count in the unit that keeps its significant digits."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            return f"{value / scale:,.4g} {unit}"
+    return f"{value:,.4g}"

@@ -70,7 +70,7 @@ class CalibrationConfig:
                 raise NasError(f"calibration {k}={getattr(self, k)} must be at least 1")
         if self.networks < 3:
             raise NasError(f"calibration networks={self.networks} must be at least 3 to fit the correction")
-        if self.budget_s <= 0 or not 0 < self.layer_share < 1:
+        if not (0 < self.budget_s < float("inf")) or not 0 < self.layer_share < 1:
             raise NasError("calibration budget_s must be positive and layer_share in (0, 1)")
 
 
@@ -107,12 +107,9 @@ class Calibration:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically (temporary file, then rename)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), sort_keys=True) + "\n")
-        os.replace(tmp, p)
-        return p
+        from nas.io import write_json_atomic
+
+        return write_json_atomic(path, self.to_json(), sort_keys=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Calibration:

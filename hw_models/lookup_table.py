@@ -45,15 +45,15 @@ def layer_key(layer: Layer, batch: int = 1, dtype: str = "fp32", layout: str = "
 
 
 def variant(layer: Layer) -> str:
-    """Layers of one variant share their implementation: the op, plus the mixer for a MetaFormer block."""
-    return f"{layer.op}/{layer.hp['mixer']}" if layer.op == "metaformer" else layer.op
+    """Layers of one variant share their implementation (``OpSpec.variant``: the op, plus the mixer for a
+    MetaFormer block)."""
+    return OPS.get(layer.op).variant(layer.in_type, layer.hp)
 
 
 def group(layer: Layer) -> str:
-    """The family a layer's time mostly belongs to: the mixer's family for a MetaFormer block."""
-    if layer.op == "metaformer":
-        return OPS.get(layer.hp["mixer"]).family
-    return layer.family
+    """The family a layer's time mostly belongs to (``OpSpec.latency_group``: the mixer's family for a
+    MetaFormer block)."""
+    return OPS.get(layer.op).latency_group(layer.in_type, layer.hp)
 
 
 def _leaves(hp: Any, prefix: str = "") -> dict[str, Any]:

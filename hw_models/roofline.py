@@ -1,14 +1,13 @@
 """Roofline latency: per kernel the larger of compute and memory time at the device's achieved peak,
 plus a fixed per-kernel overhead; a layer is the sum of its kernels, a network the sum of its layers.
 
-A layer's kernels come from its op's ``parts`` (ops built on ``PartsOp`` list every sub-layer), from
-the MetaFormer block's known layout, or, for the other ops, from the whole layer's MACs and bytes with
-an estimated kernel count (``KERNEL_COUNTS``).
+A layer's kernels are what its op declares (``OpSpec.kernels``: one per sub-layer for ops built on
+``PartsOp``, the mixer's plus the MLP's for a MetaFormer block, the fused scan for Mamba, and by
+default the whole layer's MACs and bytes over ``OpSpec.launches`` kernels).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from nas.errors import NasError
@@ -44,66 +43,11 @@ class LayerTerms:
     kernels: int
 
 
-def _nb201_cell_count(t: TensorType, hp: HParams) -> int:
-    edges = hp["edges"]
-    convs = sum(e.startswith("nor_conv") for e in edges)
-    pools = sum(e == "avg_pool_3x3" for e in edges)
-    return 3 * convs + pools + 3
-
-
-#: Estimated launches of ops without a parts list (by op name), then by family.
-KERNEL_COUNTS: dict[str, Callable[[TensorType, HParams], int]] = {
-    "conv": lambda t, hp: 1 + int(hp["norm"]) + int(hp["act"] != "none"),
-    "mhsa": lambda t, hp: 9,
-    "window_attention": lambda t, hp: 13,
-    "linear_attention": lambda t, hp: 11,
-    "mamba": lambda t, hp: 7 * t.tokens + 12,  # the pure-torch selective scan runs one step per token
-    "s4d": lambda t, hp: 10,
-    "identity": lambda t, hp: 0,
-    "zero": lambda t, hp: 1,
-    "channel_shift": lambda t, hp: 5,
-    "map_to_seq": lambda t, hp: 1,
-    "seq_to_map": lambda t, hp: 1,
-    "nb201_cell": _nb201_cell_count,
-}
-FAMILY_KERNELS = {"conv": 3, "attention": 9, "ssm": 10, "mlp": 3, "spectral": 4, "paramfree": 1, "adapter": 2}
-
-
 def op_kernels(op: str, t: TensorType, hp: HParams, dtype_bytes: int = 4) -> list[Kernel]:
-    """The kernels of op ``op`` applied to ``t`` with full hyper-parameters ``hp``, at batch 1."""
-    spec = OPS.get(op)
-    parts = getattr(spec, "parts", None)
-    if callable(parts):
-        return [Kernel(p.macs, (p.reads + p.writes) * dtype_bytes, p.params * dtype_bytes) for p in parts(t, hp)]
-    if op == "metaformer":
-        return _metaformer_kernels(t, hp, dtype_bytes)
-    count_fn = KERNEL_COUNTS.get(op)
-    count = count_fn(t, hp) if count_fn else FAMILY_KERNELS.get(spec.family, 2)
-    if count == 0:
-        return []
-    weights = spec.params(t, hp) * dtype_bytes
-    return [Kernel(spec.macs(t, hp), max(0, spec.bytes(t, hp, dtype_bytes) - weights), weights, count)]
-
-
-def _metaformer_kernels(t: TensorType, hp: HParams, dtype_bytes: int) -> list[Kernel]:
-    from nas.searchspace.ops.metaformer import mlp_hidden
-
-    mixer = OPS.get(hp["mixer"])
-    mhp = mixer.check(t, hp["mixer_hp"])
-    n, c = t.numel, t.channels
-    hidden = mlp_hidden(c, hp["mlp_ratio"])
-    nh = hidden * t.tokens
-    db = dtype_bytes
-    return [
-        Kernel(0, 2 * n * db, 2 * c * db),                                   # norm1
-        *op_kernels(hp["mixer"], t, mhp, dtype_bytes),                       # token mixer
-        Kernel(0, 3 * n * db, 0),                                            # residual add
-        Kernel(0, 2 * n * db, 2 * c * db),                                   # norm2
-        Kernel(t.tokens * c * hidden, (n + nh) * db, (c * hidden + hidden) * db),  # fc1
-        Kernel(0, 2 * nh * db, 0),                                           # GELU
-        Kernel(t.tokens * hidden * c, (nh + n) * db, (hidden * c + c) * db),  # fc2
-        Kernel(0, 3 * n * db, 0),                                            # residual add
-    ]
+    """The kernels of op ``op`` applied to ``t`` with full hyper-parameters ``hp``, at batch 1: the op's
+    own ``OpSpec.kernels`` declaration, in bytes at ``dtype_bytes`` per element."""
+    return [Kernel(k.macs, k.act_elems * dtype_bytes, k.weights * dtype_bytes, k.count)
+            for k in OPS.get(op).kernels(t, hp)]
 
 
 def layer_kernels(layer: Layer, dtype_bytes: int = 4) -> list[Kernel]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nas.errors import NasError
+from nas.io import read_json
 from nas.searchspace import Architecture, NetSpec, TensorType, get_space, load_architecture, parse_input
 from nas.searchspace.reference import REFERENCES, reference_net
 
@@ -18,21 +19,25 @@ def resolve_arch_argument(
     a reference network name; an NB201 arch string ``|op~0|+|...|``.
     """
     inp: TensorType | None = parse_input(input) if input else None
-    p = Path(text)
-    if text.endswith(".json") or p.is_file():
-        if not p.is_file():
+    if text.endswith(".json") or _is_file(text):
+        if not _is_file(text):
             raise NasError(f"architecture file {text!r} does not exist")
-        import json
-
-        data = json.loads(p.read_text())
+        p = Path(text)
+        data = read_json(p, "architecture")
         if isinstance(data, dict) and "layers" in data and "input" in data:
-            spec = NetSpec.from_json(data)
-            return spec, None
+            return _netspec(data, text), None
+        if not isinstance(data, dict):
+            raise NasError(f"architecture file {text!r} holds a JSON {type(data).__name__}, not an object "
+                           "with 'space' and 'genes' (an architecture) or 'input' and 'layers' (a NetSpec)")
         arch, cfg = load_architecture(p)
         if space and space != arch.space:
             raise NasError(f"{text!r} holds a {arch.space!r} architecture, not {space!r}")
-        cfg_input = parse_input(cfg["input"]) if "input" in cfg else None
-        sp = get_space(arch.space, input=inp or cfg_input, num_classes=cfg.get("num_classes"))
+        cfg_input = parse_input(cfg["input"]) if isinstance(cfg.get("input"), str) else None
+        classes = cfg.get("num_classes")
+        if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
+            raise NasError(f"architecture file {text!r}: space_config num_classes {classes!r} is not a "
+                           "positive integer")
+        sp = get_space(arch.space, input=inp or cfg_input, num_classes=classes)
         return sp.resolve(arch), arch
     if text in REFERENCES:
         if space:
@@ -46,3 +51,22 @@ def resolve_arch_argument(
         f"cannot read ARCH {text!r}; give a reference network ({', '.join(REFERENCES.names())}), "
         "an NB201 string such as '|nor_conv_3x3~0|+|...|', or an architecture JSON file"
     )
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
+
+def _netspec(data: dict, text: str) -> NetSpec:
+    """A NetSpec from its JSON; any malformed part is a one-line NasError naming the file."""
+    try:
+        return NetSpec.from_json(data)
+    except NasError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        what = f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise NasError(f"NetSpec file {text!r} is malformed ({what}); expected 'input' as "
+                       "{'layout', 'channels', 'height', 'width'} and 'layers' as [{'name', 'op', 'hp'}, ...]") from None

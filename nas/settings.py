@@ -14,7 +14,8 @@ def benchmarks_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The folder of external benchmark data (NAS-Bench-201, HELP latencies, zero-cost samples).
 
     Order: the explicit ``path``; the ``NAS_BENCHMARKS`` environment variable; ``../shared/benchmarks``
-    beside the current directory; ``../shared/benchmarks`` beside the project checkout.
+    beside the project checkout; last, ``../shared/benchmarks`` beside the current directory (so a stray
+    folder elsewhere never shadows the project's own data).
     """
     if path is not None:
         p = Path(path)
@@ -27,8 +28,8 @@ def benchmarks_dir(path: str | os.PathLike[str] | None = None) -> Path:
         if not p.is_dir():
             raise NasError(f"{BENCHMARKS_ENV}={env!r} is not a folder; point it at the benchmark data")
         return p
-    candidates = [Path.cwd() / ".." / "shared" / "benchmarks",
-                  Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks"]
+    candidates = [Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks",
+                  Path.cwd() / ".." / "shared" / "benchmarks"]
     for c in candidates:
         if c.is_dir():
             return c.resolve()

@@ -35,7 +35,7 @@ shifts and identity add nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,8 @@ import numpy as np
 from nas.errors import NasError
 from nas.predictors.score import SCORES
 from nas.searchspace.hparams import HParams
-from nas.searchspace.netspec import Layer, NetSpec
+from nas.searchspace.netspec import NetSpec
+from nas.searchspace.op_spec import OPS
 from nas.searchspace.tensor_type import Layout, TensorType
 
 FORMS = ("released", "paper")
@@ -53,133 +54,20 @@ DEFAULT_BETA = 10.0
 LAST_STAGE_WEIGHT = 8.0
 
 FanIns = tuple[float, ...]
-FanInRule = Callable[[TensorType, HParams], FanIns]
 
 
-# -- per-op effective widths -------------------------------------------------------------------------
-def _none(t: TensorType, hp: HParams) -> FanIns:
-    return ()
-
-
-def _conv(t: TensorType, hp: HParams) -> FanIns:
-    return (t.channels // hp["groups"] * hp["kernel"] ** 2,)
-
-
-def _stem(t: TensorType, hp: HParams) -> FanIns:
-    return (t.channels * hp["kernel"] ** 2,)
-
-
-def _patch_embed(t: TensorType, hp: HParams) -> FanIns:
-    return (t.channels * hp["patch"] ** 2,)
-
-
-def _downsample(t: TensorType, hp: HParams) -> FanIns:
-    kernel = {"conv": 3, "patch": 2, "pool": 1}[hp["kind"]]  # "pool" averages (no width) then a 1×1 conv
-    return (t.channels * kernel ** 2,)
-
-
-def _resnet_basic(t: TensorType, hp: HParams) -> FanIns:
-    k = hp["kernel"] ** 2
-    mid = hp.get("mid", 0) or hp["out"]  # mid = 0: torchvision's BasicBlock (mid = out)
-    return (t.channels * k, mid * k)
-
-
-def _resnet_bottleneck(t: TensorType, hp: HParams) -> FanIns:
-    return (t.channels, hp["mid"] * hp["kernel"] ** 2, hp["mid"])
-
-
-def _mbconv(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.ops.mbconv import mbconv_mid
-
-    mid = mbconv_mid(t.channels, hp["expand"], hp["round_mid"])
-    expand: FanIns = (t.channels,) if hp["expand"] != 1 else ()
-    # the SE gate multiplies by a sigmoid in (0, 1): a data-dependent scale, not a widening map
-    return expand + (hp["kernel"] ** 2, mid)
-
-
-def _convnext_block(t: TensorType, hp: HParams) -> FanIns:
-    return (hp["kernel"] ** 2, t.channels, t.channels * hp["mlp_ratio"])
-
-
-def _channel_mlp(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.ops.mlp import hidden_width
-
-    return (t.channels, hidden_width(t.channels, hp["ratio"]))
-
-
-def _dwconv(t: TensorType, hp: HParams) -> FanIns:
-    return (hp["kernel"] ** 2,)
-
-
-def _inception_dw(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.ops.inception_dw import branch_channels
-
-    # channels split into branches with different fan-ins: the effective width is their
-    # channel-weighted geometric mean (the identity branch has fan-in 1)
-    g = branch_channels(t.channels, hp["branch_ratio"])
-    ks, kb = hp["square_kernel"], hp["band_kernel"]
-    log_mean = g * (math.log(ks * ks) + 2 * math.log(kb)) / t.channels
-    return (math.exp(log_mean),)
-
-
-def _attention(t: TensorType, hp: HParams) -> FanIns:
-    return (t.channels, t.channels)  # value projection, output projection
-
-
-def _token_mlp(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.ops.mlp import hidden_width
-
-    return (t.tokens, hidden_width(t.tokens, hp["ratio"]))
-
-
-def _fft_filter(t: TensorType, hp: HParams) -> FanIns:
-    return (t.tokens,)  # a learned circular depthwise filter over the whole H×W grid
-
-
-def _s4d(t: TensorType, hp: HParams) -> FanIns:
-    # a learned long convolution over the tokens: causal, token n sees n + 1 tokens (mean (N + 1)/2);
-    # bidirectional, every token sees all N; then the output Linear (fan-in D). The skip adds no width.
-    reach = t.tokens if hp["bidirectional"] else (t.tokens + 1) / 2
-    return (reach, t.channels)
-
-
-def _mamba(t: TensorType, hp: HParams) -> FanIns:
-    # value path: in_proj (D), causal depthwise conv1d (its kernel), the causal scan (mean reach
-    # (N + 1)/2), out_proj (E·D). x_proj / dt_proj only produce the scan's data-dependent Δ, B, C
-    # (like attention's Q and K) and the SiLU(z) gate is a multiplicative scale: no width.
-    return (t.channels, hp["conv_kernel"], (t.tokens + 1) / 2, hp["expand"] * t.channels)
-
-
-def _metaformer(t: TensorType, hp: HParams) -> FanIns:
-    from nas.searchspace.op_spec import OPS
-    from nas.searchspace.ops.metaformer import mlp_hidden
-
-    mixer = fan_ins(hp["mixer"], t, OPS.get(hp["mixer"]).check(t, hp["mixer_hp"]))
-    return mixer + (t.channels, mlp_hidden(t.channels, hp["mlp_ratio"]))
-
-
-FAN_INS: dict[str, FanInRule] = {
-    "conv": _conv, "stem": _stem, "patch_embed": _patch_embed, "downsample": _downsample,
-    "resnet_basic": _resnet_basic, "resnet_bottleneck": _resnet_bottleneck, "mbconv": _mbconv,
-    "convnext_block": _convnext_block, "channel_mlp": _channel_mlp, "metaformer": _metaformer,
-    "dwconv": _dwconv, "inception_dw": _inception_dw,
-    "mhsa": _attention, "window_attention": _attention, "linear_attention": _attention,
-    "token_mlp": _token_mlp, "fft_filter": _fft_filter, "s4d": _s4d, "mamba": _mamba,
-    "identity": _none, "zero": _none, "channel_shift": _none, "pool_mixer": _none, "maxpool": _none,
-    "avgpool": _none, "map_to_seq": _none, "seq_to_map": _none,
-}
-"""Effective widths (fan-ins) of the linear maps each op applies in sequence, at its input type."""
-
-#: ops that count as one block of a stage in the depth list (stems, adapters and heads do not)
-BLOCK_OPS = frozenset({"resnet_basic", "resnet_bottleneck", "mbconv", "convnext_block", "metaformer"})
-
-
+# -- per-op effective widths: declared by each op (``OpSpec.fan_ins``, ``OpSpec.deepmad_block``) ------
 def fan_ins(op: str, t: TensorType, hp: Mapping[str, Any]) -> FanIns:
-    """The fan-ins of ``op`` at input ``t``; a one-line NasError for an op without an entropy rule."""
-    rule = FAN_INS.get(op)
-    if rule is None:
-        raise NasError(f"DeepMAD has no entropy term for op {op!r}; ops with one: {', '.join(sorted(FAN_INS))}")
-    return tuple(float(f) for f in rule(t, hp if isinstance(hp, HParams) else HParams(hp)))
+    """The fan-ins of ``op`` at input ``t`` (its ``OpSpec.fan_ins``); a one-line NasError for an op
+    without an entropy rule."""
+    spec = OPS.get(op) if op in OPS else None
+    if spec is None:
+        raise NasError(f"DeepMAD has no entropy term for op {op!r}: not a registered operation")
+    try:
+        rule = spec.fan_ins(t, hp if isinstance(hp, HParams) else HParams(hp))
+    except NotImplementedError:
+        raise NasError(f"DeepMAD has no entropy term for op {op!r}: it declares no fan_ins") from None
+    return tuple(float(f) for f in rule)
 
 
 # -- the score -------------------------------------------------------------------------------------
@@ -293,7 +181,7 @@ def breakdown(spec: NetSpec, cfg: DeepMADConfig | None = None) -> DeepMADBreakdo
             n_layers += len(logs)
             entropy += cfg.half * sum(logs)
             log_w += sum(logs)
-        if layer.op in BLOCK_OPS:
+        if OPS.get(layer.op).deepmad_block:
             g = _group(layer.name)
             depths[g] = depths.get(g, 0) + 1
         last = o
@@ -319,7 +207,7 @@ class DeepMADScore:
 
     Contract: ``__call__(spec)`` is ``breakdown(spec).score`` under the configured form, stage
     weights and depth penalty; ``rho(spec)`` is the effectiveness that DeepMAD bounds by ρ₀.
-    Raises NasError for a network holding an op without an entropy rule (see ``FAN_INS``).
+    Raises NasError for a network holding an op without an entropy rule (see ``OpSpec.fan_ins``).
     """
 
     form: str = "released"
@@ -343,7 +231,3 @@ class DeepMADScore:
     def rho(self, spec: NetSpec) -> float:
         return breakdown(spec, self.config).rho
 
-
-def layer_fan_ins(layer: Layer) -> FanIns:
-    """The fan-ins of one resolved layer."""
-    return fan_ins(layer.op, layer.in_type, layer.hp)

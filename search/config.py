@@ -12,12 +12,13 @@ from nas.errors import NasError
 
 DEFAULT_SPACE = "hybrid"
 DEFAULT_SCORE = "auto"
-"""``auto``: deepmad where it has a rule for every op of the space, else synflow (see ``run.plan``)."""
+"""``auto``: the score measured best against trained accuracy on the space, else the recorded NB201 table
+measurement, else deepmad where it has a rule for every op of the space, else synflow (``run.auto_score``)."""
 DEFAULT_STRATEGY = "nsga2"
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",
                   "target", "score", "score_options", "objectives", "directions", "batch_size",
-                  "evaluator", "data", "resize", "epochs", "pruner", "train_options")
+                  "evaluator", "data", "resize", "epochs", "pruner", "train_options", "supernet")
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,17 @@ class SearchConfig:
     epochs: int = 3
     pruner: str = "none"
     train_options: dict[str, Any] = field(default_factory=dict)
+    supernet: str | None = None
+    """checkpoint of ``--evaluator supernet``"""
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name in ("budgets", "objectives", "directions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.seed < 0:
+            raise NasError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.num_classes is not None and self.num_classes < 1:
+            raise NasError(f"num_classes must be at least 1, got {self.num_classes}")
         if self.trials < 1:
             raise NasError(f"trials must be at least 1, got {self.trials}")
         if self.batch_size < 1:
@@ -109,3 +117,29 @@ class SearchConfig:
         mine = self.to_json()
         return [f"{k}: stored {stored.get(k)!r}, now {mine[k]!r}" for k in TRIAL_DEFINING
                 if json.dumps(stored.get(k), sort_keys=True) != json.dumps(mine[k], sort_keys=True)]
+
+
+#: The type each field a config file may set must have (a TOML ``trials = "abc"`` is a one-line error).
+_INT_FIELDS = ("trials", "seed", "batch_size", "workers", "num_classes")
+_STR_FIELDS = ("space", "input", "strategy", "target", "score", "ray_address", "storage", "study")
+_MAP_FIELDS = ("strategy_options", "score_options")
+_LIST_FIELDS = ("budgets", "objectives", "directions")
+
+
+def _check_types(c: SearchConfig) -> None:
+    for name in _INT_FIELDS:
+        v = getattr(c, name)
+        if not (v is None and name == "num_classes") and (isinstance(v, bool) or not isinstance(v, int)):
+            raise NasError(f"config {name} must be an integer, got {v!r}")
+    for name in _STR_FIELDS:
+        v = getattr(c, name)
+        if v is not None and not isinstance(v, str):
+            raise NasError(f"config {name} must be a string, got {v!r}")
+    for name in _MAP_FIELDS:
+        v = getattr(c, name)
+        if not isinstance(v, Mapping) or not all(isinstance(k, str) for k in v):
+            raise NasError(f"config {name} must be a table of NAME = VALUE, got {v!r}")
+    for name in _LIST_FIELDS:
+        v = getattr(c, name)
+        if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+            raise NasError(f"config {name} must be a list of strings, got {v!r}")

@@ -3,7 +3,6 @@ architecture JSON per network (readable by ``nas cost``), and a PNG plot of the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,45 +54,32 @@ def summary(result: SearchResult) -> dict[str, Any]:
     return {"trials": len(result), **states, "failed_errors": errors[:5]}
 
 
+def run_title(config: dict[str, Any]) -> str:
+    """One line naming a run from its resolved config: space / strategy / seed / score / budgets / target."""
+    budgets = ", ".join(config.get("budgets", [])) or "no budget"
+    target = f"target {config['target']}" if config.get("latency_model") else "no target"
+    return (f"{config.get('space')} / {config.get('strategy')} / seed {config.get('seed')} / "
+            f"{config.get('score')} / {budgets} / {target}")
+
+
 def _write_json(path: Path, obj: Any) -> None:
     write_json_atomic(path, obj, indent=2)
 
 
-def plot_front(result: SearchResult, path: Path) -> Path | None:
-    """Scatter of every complete trial, objective 0 against each other objective; the front in red."""
-    import matplotlib
+def plot_front(result: SearchResult, path: Path, title: str = "") -> Path | None:
+    """The front in every 2-D projection of the objectives, each with its own non-dominated staircase
+    and the remaining objective as colour (``run_figures.front_figure``); None without a complete trial."""
+    import sys
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    if "matplotlib.pyplot" not in sys.modules:  # a command-line run draws off-screen
+        import matplotlib
 
-    done = result.complete
-    if not done:
+        matplotlib.use("Agg")
+    from nas.search.run_figures import front_figure, save_figure
+
+    if not result.complete:
         return None
-    front = {t.number for t in result.pareto_front()}
-    others = list(range(1, len(result.objectives))) or [None]
-    fig, axes = plt.subplots(1, len(others), figsize=(5.5 * len(others), 4.2), squeeze=False)
-    for ax, k in zip(axes[0], others):
-        xs = [t.values[k] if k is not None else t.number for t in done]
-        ys = [t.values[0] for t in done]
-        ax.scatter(xs, ys, s=10, c="0.7", label="trials")
-        f = sorted((x, y) for x, y, t in zip(xs, ys, done) if t.number in front)
-        if f:
-            # with two objectives the front is a staircase; with more, its points projected
-            style = "o-" if len(result.objectives) == 2 else "o"
-            ax.plot([p[0] for p in f], [p[1] for p in f], style, c="tab:red", ms=4, label="Pareto front")
-        positive = [x for x in xs if x > 0]
-        if k is not None and positive and max(positive) / min(positive) > 100:
-            ax.set_xscale("log")
-        ax.set_xlabel(result.objectives[k] if k is not None else "trial")
-        ax.set_ylabel(result.objectives[0])
-        ax.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"{len(done)} complete trials, {len(front)} on the front")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(front_figure(result, title), path)
 
 
 def write_run_folder(out: Path, result: SearchResult, plan: Plan, storage_url: str) -> dict[str, Any]:
@@ -105,7 +91,7 @@ def write_run_folder(out: Path, result: SearchResult, plan: Plan, storage_url: s
     rows = front_rows(view, out / "archs", plan.ref.arch_config())
     front = {"objectives": list(view.objectives), "directions": list(view.directions), "pareto": rows}
     _write_json(out / "front.json", front)
-    png = plot_front(view, out / "front.png")
+    png = plot_front(view, out / "front.png", run_title(plan.resolved()))
     paths = {"folder": str(out), "config": str(out / "config.json"), "trials_csv": str(out / "trials.csv"),
              "trials_json": str(out / "trials.json"), "front": str(out / "front.json"),
              "plot": str(png) if png else None, "storage": storage_url}

@@ -14,6 +14,8 @@ from typing import Any
 
 from nas.errors import NasError
 from nas.search.trial import Trial
+from nas.searchspace.architecture import Architecture
+from nas.searchspace.space import Dimension, SearchSpace
 
 _ATTR = "nas_trial"
 _CONFIG = "nas_config"
@@ -74,11 +76,16 @@ class OptunaStore(TrialStore):
 
     Each of our trials becomes one Optuna trial added with ``study.add_trial``: state COMPLETE with the
     objective values, PRUNED for an infeasible candidate (never evaluated), FAIL for a failed one; our
-    full trial record (number, architecture JSON, costs, scores) is its ``nas_trial`` user attribute,
-    so the study also opens in optuna-dashboard. The run configuration is a study user attribute.
+    full trial record (number, architecture JSON, costs, scores) is its ``nas_trial`` user attribute.
+    The run configuration is a study user attribute.
+
+    So that Optuna's own tools (optuna-dashboard, ``optuna.visualization``) read a run: given the
+    ``space``, each trial's genes are its parameters with the distributions of ``gene_distributions``;
+    given the ``objectives``, they are the study's metric names.
     """
 
-    def __init__(self, url: str, study_name: str, directions: Sequence[str], *, create: bool = True) -> None:
+    def __init__(self, url: str, study_name: str, directions: Sequence[str], *, create: bool = True,
+                 objectives: Sequence[str] | None = None, space: SearchSpace | None = None) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -95,6 +102,16 @@ class OptunaStore(TrialStore):
         have = [d.name.lower() for d in self.study.directions]
         if have != list(directions):
             raise NasError(f"study {study_name!r} in {url!r} has directions {have}, not {list(directions)}")
+        self.space = space
+        self.distributions = gene_distributions(space) if space is not None else {}
+        if objectives is not None:
+            if len(objectives) != len(have):
+                raise NasError(f"{len(objectives)} objective names {list(objectives)} for {len(have)} directions")
+            import warnings
+
+            with warnings.catch_warnings():  # set_metric_names is experimental in Optuna 3.x/4.x
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.set_metric_names(list(objectives))
 
     def append(self, trial: Trial) -> None:
         import optuna
@@ -103,8 +120,12 @@ class OptunaStore(TrialStore):
         state = {"complete": TrialState.COMPLETE, "infeasible": TrialState.PRUNED,
                  "failed": TrialState.FAIL}[trial.state]
         values = list(trial.values) if trial.complete else None
+        params, dists = {}, {}
+        if self.space is not None and trial.arch.space == self.space.name:
+            params, dists = gene_params(self.space, trial.arch), self.distributions
         self.study.add_trial(optuna.trial.create_trial(
-            state=state, values=values, user_attrs={_ATTR: json.dumps(trial.to_json())}))
+            state=state, values=values, params=params, distributions=dists,
+            user_attrs={_ATTR: json.dumps(trial.to_json())}))
 
     def trials(self) -> dict[int, Trial]:
         out: dict[int, Trial] = {}
@@ -125,6 +146,43 @@ class OptunaStore(TrialStore):
 
     def describe(self) -> str:
         return f"optuna RDB {self.url} (study {self.study_name})"
+
+
+def _numeric(d: Dimension) -> bool:
+    return all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in d.choices)
+
+
+def _label(value: Any) -> Any:
+    """A gene value as an Optuna categorical choice (None, bool, int, float or str)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value.to_json() if hasattr(value, "to_json") else value, sort_keys=True, default=str)
+
+
+def gene_distributions(space: SearchSpace) -> dict[str, Any]:
+    """One Optuna distribution per gene: an ordered numeric gene with several choices an
+    ``IntDistribution``/``FloatDistribution`` over its range (log scale when the dimension samples
+    log-uniformly), so importances and plots keep its order and units; any other gene a
+    ``CategoricalDistribution`` of its choices (non-primitive choices as their JSON text)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for d in space.dims:
+        if d.ordered and len(d.choices) > 1 and _numeric(d):
+            lo, hi = min(d.choices), max(d.choices)
+            if all(isinstance(c, int) for c in d.choices):
+                out[d.name] = IntDistribution(int(lo), int(hi), log=d.log)
+            else:
+                out[d.name] = FloatDistribution(float(lo), float(hi), log=d.log)
+        else:
+            out[d.name] = CategoricalDistribution([_label(c) for c in d.choices])
+    return out
+
+
+def gene_params(space: SearchSpace, arch: Architecture) -> dict[str, Any]:
+    """The architecture's genes as Optuna parameter values for ``gene_distributions(space)``."""
+    return {d.name: _label(arch.genes[d.name]) if not (d.ordered and len(d.choices) > 1 and _numeric(d))
+            else arch.genes[d.name] for d in space.dims}
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

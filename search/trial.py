@@ -128,14 +128,10 @@ def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
 def _hv(pts: np.ndarray, ref: np.ndarray) -> float:
     if pts.shape[1] == 1:
         return float(ref[0] - pts[:, 0].min())
-    if pts.shape[1] == 2:
-        order = np.lexsort((pts[:, 1], pts[:, 0]))
-        total, best_y = 0.0, ref[1]
-        for x, y in pts[order]:
-            if y < best_y:
-                total += (ref[0] - x) * (best_y - y)
-                best_y = y
-        return float(total)
+    if pts.shape[1] == 2:  # sweep in x: each point adds (ref_x - x) times how far it lowers the best y
+        p = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+        best_before = np.minimum.accumulate(np.concatenate(([ref[1]], p[:-1, 1])))
+        return float(np.sum((ref[0] - p[:, 0]) * np.maximum(best_before - p[:, 1], 0.0)))
     order = np.argsort(pts[:, 0])
     pts = pts[order]
     total = 0.0
@@ -145,7 +141,8 @@ def _hv(pts: np.ndarray, ref: np.ndarray) -> float:
         if width <= 0:
             continue
         sl = pts[: i + 1, 1:]
-        sl = sl[nondominated_mask(sl)]
+        if sl.shape[1] > 2:  # the 2-d sweep skips dominated points by itself
+            sl = sl[nondominated_mask(sl)]
         total += width * _hv(sl, ref[1:])
     return float(total)
 

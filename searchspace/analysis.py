@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,30 +76,14 @@ def sample_architectures(space: SearchSpace, n: int, rng: np.random.Generator) -
     return [space.sample(rng) for _ in range(n)]
 
 
-def _nb201_edges(layer: Layer) -> list[str]:
-    from nas.searchspace.ops.nb201 import edge_equivalent
-
-    return [edge_equivalent(e, layer.in_type.channels)[0] for e in layer.hp["edges"]]
-
-
-#: ops that are containers of chosen operations: the registered op names they hold
-_COMPONENTS: dict[str, Callable[[Layer], list[str]]] = {
-    "metaformer": lambda layer: [layer.hp["mixer"]],
-    "nb201_cell": _nb201_edges,
-}
-
-
 def layer_families(layer: Layer) -> list[str]:
     """The op families a layer contributes to the histogram.
 
-    A container of chosen operations counts as the families of what it holds: a ``metaformer`` block
-    as its token mixer's, an ``nb201_cell`` as its six edges' (each edge as the registered op with the
-    same costs). Any other layer counts once, as its op's family.
+    A layer counts as the families of its op's ``components``: a container of chosen operations as what
+    it holds (a ``metaformer`` block as its token mixer, an ``nb201_cell`` as its six edges, each as the
+    registered op with the same costs); any other layer once, as its op's family.
     """
-    parts = _COMPONENTS.get(layer.op)
-    if parts is None:
-        return [layer.family]
-    return [OPS.get(name).family for name in parts(layer)]
+    return [OPS.get(name).family for name in OPS.get(layer.op).components(layer.in_type, layer.hp)]
 
 
 def family_counts(specs: Iterable[NetSpec]) -> dict[str, int]:

@@ -50,7 +50,10 @@ class Architecture:
     def from_json(cls, d: Mapping[str, Any]) -> Architecture:
         if "space" not in d or "genes" not in d:
             raise NasError(f"not an architecture: expected keys 'space' and 'genes', got {sorted(d)}")
-        return cls(str(d["space"]), d["genes"])
+        if not isinstance(d["space"], str) or not isinstance(d["genes"], Mapping):
+            raise NasError("not an architecture: 'space' must be a name and 'genes' an object of gene values, "
+                           f"got {type(d['space']).__name__} and {type(d['genes']).__name__}")
+        return cls(d["space"], d["genes"])
 
     def __repr__(self) -> str:
         return f"Architecture({self.space}, {self.digest()})"
@@ -70,4 +73,7 @@ def load_architecture(path: str | os.PathLike[str]) -> tuple[Architecture, dict[
     data = read_json(p, "architecture")
     if not isinstance(data, dict):
         raise NasError(f"architecture file {str(p)!r} holds no JSON object")
-    return Architecture.from_json(data), dict(data.get("space_config", {}))
+    cfg = data.get("space_config", {})
+    if not isinstance(cfg, dict):
+        raise NasError(f"architecture file {str(p)!r}: 'space_config' must be an object, got {type(cfg).__name__}")
+    return Architecture.from_json(data), dict(cfg)

@@ -7,6 +7,7 @@ registers itself with ``@OPS.register("name", instantiate=True)``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.errors import NasError, TypeMismatchError
@@ -18,6 +19,22 @@ if TYPE_CHECKING:
     from torch import nn
 
 FAMILIES = ("conv", "attention", "ssm", "mlp", "spectral", "paramfree", "adapter")
+
+#: kernel launches of one call of an op that declares neither ``kernels`` nor ``launches``, by family
+FAMILY_LAUNCHES = {"conv": 3, "attention": 9, "ssm": 10, "mlp": 3, "spectral": 4, "paramfree": 1, "adapter": 2}
+
+FanIns = tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class KernelCost:
+    """One kernel of an op at batch 1 (or ``count`` launches treated as one), in elements, not bytes:
+    MACs, activation elements read + written (they scale with the batch), weight elements read once."""
+
+    macs: int
+    act_elems: int
+    weights: int
+    count: int = 1
 
 
 class OpSpec:
@@ -41,6 +58,18 @@ class OpSpec:
     - ``token_mixer = True`` marks a shape-preserving mixer (out type == in type) that can fill the
       mixer slot of a MetaFormer block (``metaformer`` op) in the ``hybrid`` space.
     - ``examples()`` gives small (type, hp) cases that the shared op conformance tests run.
+
+    Consumer hooks: what the layers above need to know about an op is declared here, never in a
+    table keyed by op name elsewhere. Each hook is a method (or class attribute) of the op with a
+    default where one is safe; ``tests/test_op_contract.py`` checks every registered op against every
+    hook, so an op that forgets a required one fails a test. To add a hook for a new consumer, add a
+    method here with its default (or ``NotImplementedError`` when no default is safe) and a check to
+    that contract test. Current hooks:
+
+    - ``fan_ins(t, hp)`` (DeepMAD, required) and ``deepmad_block`` (counts in DeepMAD's depth list);
+    - ``kernels(t, hp)`` / ``launches(t, hp)`` (roofline latency: what one call launches);
+    - ``components``, ``variant``, ``latency_group`` (all ``(t, hp)``) (containers of other ops: the
+      family histogram, and which lookup-table measurements a layer is interpolated from).
     """
 
     name: ClassVar[str] = ""
@@ -51,6 +80,10 @@ class OpSpec:
     description: ClassVar[str] = ""
     #: a shape-preserving spatial/token mixer usable in a MetaFormer block's mixer slot
     token_mixer: ClassVar[bool] = False
+    #: hyper-parameters a weight-sharing supernet may vary at one layer position while sharing one weight
+    #: set sliced from the largest case ("in" names the input channels); any other difference gets its own
+    #: weight set (one per typed choice). The elastic modules themselves live in ``nas.supernet``.
+    elastic: ClassVar[tuple[str, ...]] = ()
 
     # -- validation ---------------------------------------------------------------------------
     def check(self, t: TensorType, hp: Mapping[str, Any] | None = None, *, where: str = "") -> HParams:
@@ -118,6 +151,42 @@ class OpSpec:
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         raise NotImplementedError
+
+    # -- consumer hooks ------------------------------------------------------------------------
+    #: DeepMAD: one residual block of a stage in the depth list (stems, adapters, mixers, heads are not)
+    deepmad_block: ClassVar[bool] = False
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> FanIns:
+        """DeepMAD: the fan-ins (effective widths) of the linear maps the op applies in sequence along
+        its main path, at input ``t``; ``()`` for a parameter-free op. No default: every op declares it.
+        An op DeepMAD cannot score (a DAG cell) raises ``NasError`` saying why."""
+        raise NotImplementedError(f"op {self.name!r} declares no DeepMAD fan-ins (OpSpec.fan_ins)")
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        """Roofline: kernels one call launches when ``kernels`` is not overridden (by family by default)."""
+        return FAMILY_LAUNCHES.get(self.family, 2)
+
+    def kernels(self, t: TensorType, hp: HParams) -> list[KernelCost]:
+        """Roofline: the kernels one call runs at batch 1. Default: one group of ``launches`` kernels
+        that together carry the op's MACs, activation traffic (``bytes`` less the weights) and weights."""
+        count = self.launches(t, hp)
+        if count == 0:
+            return []
+        weights = self.params(t, hp)
+        return [KernelCost(self.macs(t, hp), max(0, self.bytes(t, hp, 1) - weights), weights, count)]
+
+    def components(self, t: TensorType, hp: HParams) -> tuple[str, ...]:
+        """The registered ops a layer of this op holds, for the family histogram: itself by default; a
+        container of chosen operations (a MetaFormer block, an NB201 cell) names what it holds."""
+        return (self.name,)
+
+    def variant(self, t: TensorType, hp: HParams) -> str:
+        """Lookup table: layers of one variant share an implementation and interpolate from each other."""
+        return self.name
+
+    def latency_group(self, t: TensorType, hp: HParams) -> str:
+        """Lookup table: the family whose measured/roofline ratio stands in for a never-measured variant."""
+        return self.family
 
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.family})>"

@@ -54,10 +54,12 @@ class Dimension:
         return self.choices[int(rng.integers(len(self.choices)))]
 
     def index(self, value: Any) -> int:
-        try:
-            return self.choices.index(freeze(value))
-        except ValueError:
-            raise NasError(f"{self.name}={value!r} not allowed; allowed: {list(self.choices)}") from None
+        v = freeze(value)
+        for i, c in enumerate(self.choices):
+            # True == 1 in Python; a JSON `true` is not the choice 1 (nor `false` the choice 0)
+            if c == v and isinstance(c, bool) == isinstance(v, bool):
+                return i
+        raise NasError(f"{self.name}={value!r} not allowed; allowed: {list(self.choices)}")
 
 
 class SearchSpace(ABC):

@@ -51,7 +51,7 @@ def test_device_target_returns_the_measured_cell(data: HelpLatencyData) -> None:
         gpu32.latency_ms(spec, batch=1)
 
 
-def test_device_target_rejects_other_networks() -> None:
+def test_device_target_rejects_other_networks(data: HelpLatencyData) -> None:
     with pytest.raises(NasError, match="covers NB201 cells only"):
         get_target("raspi4").latency_ms(reference_net("resnet18"))
     space = get_space("nb201", input=TensorType.map(3, 64, 64))
@@ -94,7 +94,7 @@ def test_ten_samples_rank_tuned_devices_well(data: HelpLatencyData) -> None:
     assert per["mean"]["spearman"] == pytest.approx(np.mean([per[d]["spearman"] for d in DEVICES if d in per]))
 
 
-def test_cli_bench_json_rows(capsys) -> None:
+def test_cli_bench_json_rows(data: HelpLatencyData, capsys) -> None:
     rc = main(["bench", "nb201-latency", "--samples", "10", "--devices", "fpga,2080ti_1", "--format", "json"])
     out = capsys.readouterr().out
     assert rc == 0

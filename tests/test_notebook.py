@@ -51,3 +51,54 @@ def test_notebook_runs_and_reports_nb201_spearman() -> None:
     assert 0.70 < result["spearman_flops_cifar10_test"] < 0.80
     assert set(result["spaces"]) >= {"hybrid", "mobilenet", "resnet", "nb201"}
     assert all(s["size"] > 1 and s["median_flops"] > 0 for s in result["spaces"].values())
+
+
+# -- search_run.ipynb: what a search found ----------------------------------------------------------------
+SEARCH_RUN = NB_DIR / "search_run.ipynb"
+#: Every notebook in experiments/notebooks and the test here that executes it.
+EXECUTED = {"space_analysis.ipynb": "test_notebook_runs_and_reports_nb201_spearman",
+            "search_run.ipynb": "test_search_run_notebook_runs_on_a_small_run_it_makes"}
+
+
+def _builder(name: str):
+    spec = importlib.util.spec_from_file_location(name, NB_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_notebook_is_executed_by_a_test() -> None:
+    assert sorted(p.name for p in NB_DIR.glob("*.ipynb")) == sorted(EXECUTED)
+    assert all(name in globals() for name in EXECUTED.values())
+
+
+def test_search_run_notebook_is_the_builders_output_without_outputs() -> None:
+    committed = nbformat.read(SEARCH_RUN, as_version=4)
+    nbformat.validate(committed)
+    assert [c.source for c in committed.cells] == [c.source for c in _builder("build_search_run").build().cells]
+    assert all(c.outputs == [] and c.execution_count is None for c in committed.cells if c.cell_type == "code")
+
+
+def test_search_run_notebook_runs_on_a_small_run_it_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NAS_NOTEBOOK_TRIALS", "16")
+    monkeypatch.delenv("NAS_RUN_DIR", raising=False)
+    nb = nbformat.read(SEARCH_RUN, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    [cell] = [c for c in nb.cells if "summary" in c.metadata.get("tags", [])]
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    result = json.loads(text.strip().splitlines()[-1])
+    assert result["trials"] == 16
+    assert result["objectives"] == ["score", "latency_ms", "flops"] == result["study_metric_names"]
+    assert 1 <= result["front"] <= 16
+    assert 0 < result["final_hypervolume"] <= 1.1 ** 3 and result["hypervolume_never_drops"]
+    # hybrid stages use one mixer each, so each stage's family shares over the front sum to one
+    assert result["front_share_sums"] == {f"stage{s}": 1.0 for s in range(1, 5)}
+    assert result["chosen_layer_flops_sum"] == result["chosen_flops"]
+    assert result["compared"] == ["nsga2", "random"]
+    assert result["study_params"] == sorted(f"s{s}_{g}" for s in range(1, 5) for g in ("depth", "mixer", "mlp", "width"))
+    figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert figures == 6

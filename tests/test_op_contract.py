@@ -39,3 +39,35 @@ def test_shape_params_and_macs_match_torch(name: str, i: int) -> None:
     assert total % 2 == 0
     assert spec.macs(t, hp) - spec.uncounted_macs(t, hp) == total // 2
     assert spec.bytes(t, hp) >= (t.numel + out.numel) * 4
+
+
+# -- consumer hooks: what DeepMAD, the roofline, the lookup table and the analysis read off an op ---------
+@pytest.mark.parametrize("name,i", CASES, ids=[f"{n}-{i}" for n, i in CASES])
+def test_op_declares_what_every_consumer_needs(name: str, i: int) -> None:
+    """Every registered op answers every hook (forgetting ``fan_ins`` fails here, not in a search)."""
+    from nas.errors import NasError
+    from nas.predictors.deepmad import fan_ins
+
+    spec, t, hp, out = _case(name, i)
+    # DeepMAD: positive fan-ins, or a one-line NasError saying why the op cannot be scored
+    try:
+        widths = spec.fan_ins(t, hp)
+    except NasError as e:
+        assert name in str(e)
+        with pytest.raises(NasError, match="no entropy term"):
+            fan_ins(name, t, hp)
+    else:
+        assert isinstance(widths, tuple) and all(w > 0 for w in widths)
+        assert fan_ins(name, t, hp) == tuple(float(w) for w in widths)
+    assert isinstance(spec.deepmad_block, bool)
+    # roofline: the kernels carry exactly the op's MACs and weights
+    kernels = spec.kernels(t, hp)
+    assert sum(k.macs for k in kernels) == spec.macs(t, hp)
+    assert sum(k.weights for k in kernels) == spec.params(t, hp)
+    assert all(k.count >= 1 and k.act_elems >= 0 for k in kernels)
+    assert kernels or spec.macs(t, hp) == spec.params(t, hp) == 0
+    # lookup table and family histogram
+    assert spec.latency_group(t, hp) in FAMILIES
+    assert spec.variant(t, hp).split("/")[0] == name
+    parts = spec.components(t, hp)
+    assert parts and all(p in OPS for p in parts)

@@ -54,6 +54,35 @@ def test_mhsa_matches_torch_multihead_attention(qkv_bias: bool) -> None:
         torch.testing.assert_close(ours(x), expected, rtol=0, atol=TOL)
 
 
+def _explicit_attention(module: nn.Module, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The attention SDPA replaced, as explicit matmuls that torch's flop counter sees."""
+    b, n, d = x.shape
+    q, k, v = module.qkv(x).reshape(b, n, 3, module.heads, d // module.heads).permute(2, 0, 3, 1, 4)
+    scores = (q * module.scale) @ k.transpose(-2, -1)
+    if bias is not None:
+        scores = scores + bias
+    return module.proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, n, d))
+
+
+def test_mhsa_sdpa_equals_explicit_matmuls_and_declares_what_the_counter_misses() -> None:
+    """SDPA output = explicit softmax(QKᵀ/√d)V; the counter sees only the projections through SDPA, and
+    all of ``macs`` through explicit matmuls: uncounted = QKᵀ + AV = 2·N·N·D by hand."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    t = TensorType.seq(12, 2, 3)  # N = 6, D = 12, 3 heads of 4
+    spec, full, module = _build("mhsa", t, heads=3)
+    x = _randn(1, 6, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), _explicit_attention(module, x), rtol=0, atol=TOL)
+    with FlopCounterMode(display=False) as sdpa, torch.no_grad():
+        module(x)
+    with FlopCounterMode(display=False) as explicit, torch.no_grad():
+        _explicit_attention(module, x)
+    assert spec.uncounted_macs(t, full) == 6 * 6 * 12 + 6 * 6 * 12 == 864
+    assert explicit.get_total_flops() // 2 == spec.macs(t, full) == 6 * 12 * 36 + 6 * 12 * 12 + 864
+    assert sdpa.get_total_flops() // 2 == spec.macs(t, full) - 864
+
+
 def test_window_equal_to_grid_is_mhsa() -> None:
     t = TensorType.seq(16, 4, 4)
     _, _, win = _build("window_attention", t, window=4, heads=2)
@@ -244,6 +273,29 @@ def test_selective_scan_equals_naive_recurrence_and_its_count() -> None:
     assert mults == batch * selective_scan_macs(length, channels, state)
 
 
+@pytest.mark.parametrize("rate,chunk", [(0.05, 32), (0.05, None), (3.0, None), (40.0, None)])
+def test_chunked_scan_equals_the_token_loop_in_float32(rate: float, chunk: int | None) -> None:
+    """Outputs and all six gradients of the chunked scan equal the token loop within 1e-5 (float32),
+    from slow decay (long chunks) to decay so fast that chunks shrink to a token or two."""
+    from _ssm_reference import naive_selective_scan
+
+    batch, length, channels, state = 2, 77, 6, 4
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(batch, length, channels, generator=g),
+            rate * torch.rand(batch, length, channels, generator=g),
+            -torch.rand(channels, state, generator=g) - 0.5,
+            torch.randn(batch, length, state, generator=g), torch.randn(batch, length, state, generator=g),
+            torch.randn(channels, generator=g)]
+    xs = [x.clone().requires_grad_() for x in args]
+    ref = [x.clone().requires_grad_() for x in args]
+    y = selective_scan(*xs, chunk=chunk)
+    y0 = naive_selective_scan(*ref)
+    torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-5)
+    w = torch.randn(y.shape, generator=g)
+    for ours, theirs in zip(torch.autograd.grad((y * w).sum(), xs), torch.autograd.grad((y0 * w).sum(), ref)):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5 * float(theirs.abs().max()))
+
+
 def test_mamba_macs_hand_count() -> None:
     spec = OPS.get("mamba")
     t = TensorType.seq(16, 2, 3)  # N=6, D=16: dt_rank 1; expand 1 -> E*D = 16; state 4; conv kernel 3
@@ -298,3 +350,37 @@ def test_token_mixers_keep_the_type(name: str) -> None:
     assert spec.token_mixer
     for t, hp in spec.examples():
         assert spec.resolve(t, hp)[1] == t
+
+
+def test_s4d_kernel_in_blocks_of_modes_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel built a few modes at a time (never the whole complex Vandermonde matrix) equals the
+    one-shot kernel, and so do its gradients through the recomputed blocks."""
+    from nas.searchspace.ops import _ssm_modules
+
+    t = TensorType.seq(5, 3, 7)
+    _, _, s4d = _build("s4d", t, state=16, bidirectional=True)   # 8 modes, L = 21
+    whole = s4d.kernel(21)
+    (g_whole,) = torch.autograd.grad(whole.square().sum(), [s4d.c])
+    monkeypatch.setattr(_ssm_modules, "KERNEL_BLOCK", 2 * 5 * 21 * 3)  # 3 modes per block: blocks 3, 3, 2
+    blocks = s4d.kernel(21)
+    (g_blocks,) = torch.autograd.grad(blocks.square().sum(), [s4d.c])
+    torch.testing.assert_close(blocks, whole, rtol=0, atol=TOL)
+    torch.testing.assert_close(g_blocks, g_whole, rtol=0, atol=TOL)
+
+
+def test_shifted_windows_keep_rolled_together_regions_apart() -> None:
+    """Swin's shifted windows on an 8×8 grid, w = 4, shift 2: token (3, 3) sees the window rows/cols
+    2..5 only; token (0, 0) shares a rolled window with (6, 6)..(7, 7) but the mask keeps them apart."""
+    t = TensorType.seq(6, 8, 8)
+    _, _, attn = _build("window_attention", t, window=4, heads=2, rel_pos=True, shift=True)
+    x = _randn(1, 64, 6)
+
+    def changed(at: tuple[int, int], poke: tuple[int, int]) -> bool:
+        y = x.clone()
+        y[0, poke[0] * 8 + poke[1]] += 1.0
+        with torch.no_grad():
+            return not torch.allclose(attn(x)[0, at[0] * 8 + at[1]], attn(y)[0, at[0] * 8 + at[1]], atol=1e-12)
+
+    assert changed((3, 3), (5, 5)) and changed((3, 3), (2, 2))
+    assert not changed((3, 3), (1, 1)) and not changed((3, 3), (6, 3))
+    assert changed((0, 0), (1, 1)) and not changed((0, 0), (7, 7)) and not changed((0, 0), (6, 0))

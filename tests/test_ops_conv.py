@@ -236,7 +236,7 @@ def test_bad_values_are_one_line_and_name_what_is_allowed() -> None:
     t = TensorType.map(8, 8, 8)
     with pytest.raises(NasError) as e:
         resolve_layers(t, [("b0", "mbconv", {"out": 8, "expand": 5})])
-    assert str(e.value) == "layer 'b0': operation 'mbconv': expand=5 not allowed; allowed: (1, 2, 3, 4, 6)"
+    assert str(e.value) == "layer 'b0': operation 'mbconv': expand=5 not allowed; allowed: (1, 2, 2.3, 2.5, 3, 4, 6)"
     allowed = r"\(3, 5, 7, 9, 11, 13, 17, 21, 27, 31\)"
     with pytest.raises(NasError, match=r"kernel=15 not allowed; allowed: " + allowed):
         resolve_layers(t, [("b0", "dwconv", {"kernel": 15})])
@@ -245,3 +245,29 @@ def test_bad_values_are_one_line_and_name_what_is_allowed() -> None:
     assert str(e.value) == ("layer 'mixer': inception_dw branch_ratio 0.125 leaves no channels per branch on "
                             "map[4x8x8]; needs at least 8 channels")
     assert "\n" not in str(e.value)
+
+
+def test_squeeze_excite_width_from_the_block_input_or_the_expanded_width() -> None:
+    """EfficientNet squeezes to round(C_in · 0.25); MobileNetV3 to make_divisible(mid · 0.25, 8)."""
+    from nas.searchspace.ops.mbconv import se_width
+
+    assert se_width(40, 240, 0.25, "efficientnet") == 10
+    assert se_width(32, 32, 0.25, "efficientnet") == 8
+    assert se_width(40, 240, 0.25, "mobilenetv3") == 64
+    spec = OPS.get("mbconv")
+    t = TensorType.map(40, 7, 7)
+    eff = spec.check(t, {"out": 40, "expand": 6, "kernel": 5, "se": 0.25, "se_kind": "efficientnet", "act": "silu"})
+    mb3 = eff.replace(se_kind="mobilenetv3")
+    # the two SE 1×1 convs with bias: 240·sq + sq + sq·240 + 240
+    assert spec.params(t, mb3) - spec.params(t, eff) == (2 * 240 + 1) * (64 - 10)
+
+
+def test_darts_sep_and_dil_conv_by_hand() -> None:
+    """DARTS at C = 16 on 8×8: sep_conv_3x3 = 2 × (dw 9·16 + pw 16·16 + BN 2·16) = 864 params,
+    2 × 64 · (144 + 256) MACs; dil_conv_3x3 is one such stack (432) with a 5×5 receptive field."""
+    spec, t = OPS.get("sep_conv"), TensorType.map(16, 8, 8)
+    sep, dil = spec.check(t, {"out": 16}), spec.check(t, {"out": 16, "dilation": 2})
+    assert (spec.params(t, sep), spec.macs(t, sep)) == (864, 2 * 64 * (144 + 256))
+    assert (spec.params(t, dil), spec.macs(t, dil)) == (432, 64 * (144 + 256))
+    assert spec.out_type(t, dil) == t and spec.out_type(t, sep.replace(stride=2)) == TensorType.map(16, 4, 4)
+    assert spec.fan_ins(t, sep) == (9, 16, 9, 16)

@@ -231,3 +231,28 @@ def test_sequence_into_a_map_only_op_names_layer_op_and_both_types() -> None:
         resolve_layers(TensorType.seq(3, 4, 4), [("stem", "stem", {"out": 8})])
     with pytest.raises(TypeMismatchError, match=r"operation 'seq_to_map' accepts seq, got map\[3x4x4\]"):
         resolve_layers(TensorType.map(3, 4, 4), [("back", "seq_to_map", {})])
+
+
+def test_class_token_and_position_embedding_and_the_class_token_head() -> None:
+    """patch_embed(cls_token, pos_embed) puts cls + pos[0] first (whatever the image); head(pool="cls")
+    reads only that token. Params: D for the token, (N + 1)·D for the embedding."""
+    from nas.searchspace import OPS
+
+    t = TensorType.map(3, 8, 8)
+    spec = OPS.get("patch_embed")
+    hp, out = spec.resolve(t, {"dim": 5, "patch": 4, "norm": False, "cls_token": True, "pos_embed": True})
+    assert out == TensorType.seq(5, 1, 5)
+    assert spec.params(t, hp) == 3 * 16 * 5 + 5 + 5 + 5 * 5
+    torch.manual_seed(0)
+    embed = spec.build(t, hp)
+    with torch.no_grad():
+        a, b = embed(torch.randn(2, 3, 8, 8)), embed(torch.randn(2, 3, 8, 8))
+    torch.testing.assert_close(a[:, 0], b[:, 0])
+    assert not torch.allclose(a[:, 1:], b[:, 1:])
+    head_spec = OPS.get("head")
+    hhp, _ = head_spec.resolve(out, {"classes": 3, "norm": "ln", "pool": "cls"})
+    head = head_spec.build(out, hhp)
+    with torch.no_grad():
+        torch.testing.assert_close(head(a), head(torch.cat([a[:, :1], b[:, 1:]], dim=1)))
+    with pytest.raises(NasError, match="pool='cls' takes the class token of a sequence"):
+        head_spec.resolve(TensorType.map(4, 2, 2), {"classes": 3, "pool": "cls"})

@@ -275,3 +275,13 @@ def test_imagefolder_on_tiny_pngs(tmp_path: Path) -> None:
     Image.new("L", (4, 4)).save(single / "only" / "a.png")
     with pytest.raises(NasError, match="needs at least two class folders"):
         load_dataset(f"imagefolder:{single}")
+
+
+def test_a_prefix_of_the_train_split_holds_every_class() -> None:
+    """Splits are stored in a seeded random order, so ``subset`` (a prefix) is a fair low-fidelity sample."""
+    from nas.training.datasets import subset
+
+    small = subset(load_dataset("digits"), train=100, valid=40)
+    assert len(small.train) == 100 and len(small.valid) == 40
+    assert torch.bincount(small.train.y, minlength=10).min() >= 4
+    assert torch.bincount(small.valid.y, minlength=10).min() >= 1

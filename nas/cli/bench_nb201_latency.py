@@ -31,8 +31,10 @@ def run(args) -> int:
         if d not in DEVICES:
             raise one_of("HELP device", d, DEVICES)
     for n in args.samples:
-        if n < 3:
-            raise NasError(f"--samples {n} too small; use at least 3")
+        if not 3 <= n <= 15_000:
+            raise NasError(f"--samples {n} out of range; use 3..15000 of the 15,625 cells")
+    if args.seed < 0:
+        raise NasError(f"--seed must be a non-negative integer, got {args.seed}")
     data = load_help_data(args.data)
     rows = []
     for n in args.samples:

@@ -68,7 +68,7 @@ _PROXIES: dict = {}
 
 def _proxy(cache):
     if cache not in _PROXIES:
-        from nas.search.proxies import make_proxy
+        from nas.predictors.proxy_cache import make_proxy
         from nas.searchspace import get_space
 
         _PROXIES[cache] = make_proxy("synflow", get_space("nb201"), cache=cache)
@@ -81,9 +81,9 @@ def run(args) -> int:
 
     from nas.cli._output import emit_json, table
     from nas.errors import NasError
+    from nas.predictors.proxy_cache import default_cache_dir
     from nas.search.benchmark import summarize
     from nas.search.nb201_table import DATASETS, NB201Table
-    from nas.search.proxies import default_cache_dir
     from nas.search.registry import SEARCHERS
     from nas.settings import benchmarks_dir
 
@@ -98,8 +98,14 @@ def run(args) -> int:
     for d in datasets:
         if d not in DATASETS:
             raise NasError(f"unknown dataset {d!r}; allowed: {', '.join(DATASETS)}, all")
-    if args.seeds < 1:
-        raise NasError(f"--seeds must be at least 1, got {args.seeds}")
+    if not 1 <= args.seeds <= 10_000:
+        raise NasError(f"--seeds must lie in 1..10000, got {args.seeds}")
+    if not 1 <= args.jobs <= 256:
+        raise NasError(f"--jobs must lie in 1..256, got {args.jobs}")
+    if args.device is not None and not args.device.strip():
+        raise NasError("--device is empty; give a HELP device such as raspi4")
+    if args.proxy_cache is not None and (not args.proxy_cache.strip() or Path(args.proxy_cache).is_file()):
+        raise NasError(f"--proxy-cache {args.proxy_cache!r} must name a folder")
     data = str(benchmarks_dir(args.data))
     tbl = NB201Table.load(data, latency=mo)
     if mo:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from nas.cli._output import add_format, emit_json, table
 
+MAX_SAMPLES = 1_000_000
+"""About 1.5 kB of costs kept per sample (10 kB at the peak): a million is about 1.5 GB."""
+
 
 def add_parser(sub):
     p = sub.add_parser("analyze", help="size, cost distributions and op families of a search space",
@@ -34,6 +37,11 @@ def run(args) -> int:
 
     if args.samples < 1:
         raise NasError(f"--samples must be at least 1, got {args.samples}")
+    if args.samples > MAX_SAMPLES:
+        raise NasError(f"--samples must be at most {MAX_SAMPLES:,} (each sample's costs are kept in memory), "
+                       f"got {args.samples}")
+    if args.seed < 0:
+        raise NasError(f"--seed must be a non-negative integer, got {args.seed}")
     space = get_space(args.space, input=parse_input(args.input) if args.input else None)
     result = analyze_space(space, args.samples, np.random.default_rng(args.seed), seed=args.seed)
     if args.format == "json":

@@ -27,6 +27,7 @@ def run(args) -> int:
                  "layers": len(spec.layers), **costs.to_dict()}
     if arch is not None:
         out["digest"] = arch.digest()
+    layer_ms = None
     if args.target:
         from nas.hw_models.targets import get_target
 
@@ -34,8 +35,13 @@ def run(args) -> int:
         out["target"] = args.target
         out["latency_ms"] = float(target.latency_ms(spec))
         out["latency_model"] = target.describe()
+        if args.per_layer:
+            layer_ms = [float(v) for v in target.per_layer_ms(spec)]
     rows = [{"layer": c.name, "op": c.op, "family": c.family, "flops": c.flops, "params": c.params,
              "bytes": c.bytes} for c in per_layer(spec)] if args.per_layer else None
+    if rows is not None and layer_ms is not None:
+        for r, ms in zip(rows, layer_ms):
+            r["latency_ms"] = ms
     if args.format == "json":
         if rows is not None:
             out["per_layer"] = rows

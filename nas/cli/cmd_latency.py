@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from nas.cli._output import add_format, emit_json, table
 
@@ -20,7 +21,7 @@ def add_parser(sub):
     m.add_argument("--space", help="space of ARCH when it is a string")
     m.add_argument("--input", help="input size CxHxW, e.g. 3x224x224 (default: the space's)")
     m.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    m.add_argument("--threads", type=int, help="torch threads (default: all visible cores)")
+    m.add_argument("--threads", type=int, help="torch threads (default: 1, or $NAS_THREADS)")
     m.add_argument("--runs", type=int, default=15, help="timed runs (default 15)")
     m.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs (default 3)")
     add_format(m)
@@ -30,7 +31,7 @@ def add_parser(sub):
     c.add_argument("--space", default="hybrid", help="space whose layers and networks are measured (default hybrid)")
     c.add_argument("--input", help="input size CxHxW (default: the space's)")
     c.add_argument("--batch", type=int, default=1)
-    c.add_argument("--threads", type=int, help="torch threads (default: all visible cores)")
+    c.add_argument("--threads", type=int, help="torch threads (default: 1, or $NAS_THREADS)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--budget", type=float, default=540.0, help="seconds to aim for (default 540)")
     c.add_argument("--archs", type=int, default=400, help="architectures sampled to list the layers (default 400)")
@@ -63,6 +64,7 @@ def run(args) -> int:
 
 def _measure(args) -> int:
     from nas.errors import NasError
+    from nas.hw_models.machine import default_threads
     from nas.hw_models.measure import measure_spec
     from nas.hw_models.targets import get_target
     from nas.resolve_arg import resolve_arch_argument
@@ -73,10 +75,15 @@ def _measure(args) -> int:
                        f"--target cpu, or a gpu target when a CUDA GPU is present")
     if args.runs < 1 or args.warmup < 0:
         raise NasError(f"bad --runs {args.runs} / --warmup {args.warmup}; runs >= 1, warmup >= 0")
+    if args.runs > 100_000 or args.warmup > 100_000:
+        raise NasError(f"bad --runs {args.runs} / --warmup {args.warmup}; at most 100000 each")
+    check_batch_threads(args.batch, args.threads)
     device = "cpu" if args.target.startswith("cpu") else "cuda"
     spec, arch = resolve_arch_argument(args.arch, args.space, args.input)
+    check_fits_memory(spec, args.batch, device)
     load_before = busy_warning()
-    m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=args.threads, device=device)
+    threads = args.threads if args.threads is not None else default_threads()
+    m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=threads, device=device)
     target = get_target(args.target)
     pred = target.latency_ms(spec, args.batch)
     out = {"arch": args.arch, "name": spec.name, "input": str(spec.input), "batch": args.batch,
@@ -95,6 +102,29 @@ def _measure(args) -> int:
            {"metric": "runs (warm-up)", "value": f"{m.runs} ({m.warmup})"},
            {"metric": f"predicted ({args.target})", "value": f"{pred:.3f} ms ({out['prediction_error']:+.1%})"}])
     return 0
+
+
+def check_batch_threads(batch: int, threads: int | None) -> None:
+    """One-line errors for a batch or thread count out of range, before anything is built."""
+    from nas.errors import NasError
+    from nas.hw_models.machine import cpu_count
+
+    if batch < 1:
+        raise NasError(f"bad --batch {batch}; use a positive integer")
+    if threads is not None and not 1 <= threads <= 4 * cpu_count():
+        raise NasError(f"bad --threads {threads}; use 1 .. {4 * cpu_count()} (this machine has {cpu_count()} cores)")
+
+
+def check_fits_memory(spec, batch: int, device: str, what: str = "--input / --batch") -> None:
+    """Refuse, before allocating, a network whose weights plus one layer's input and output at ``batch``
+    (fp32, twice over for temporaries) do not fit in the memory free on ``device`` now."""
+    from nas.hw_models.analytic import analytic_costs
+    from nas.memory import require
+
+    c = analytic_costs(spec)
+    need = 4 * (c.params + batch * (spec.input.numel + 2 * c.peak_activation))
+    require(need, f"{spec.name or 'the network'} at {spec.input} with batch {batch}", f"use a smaller {what}",
+            device)
 
 
 def busy_warning() -> float | None:
@@ -119,6 +149,11 @@ def _calibrate(args) -> int:
 
     if args.target != "cpu":
         raise NasError(f"only --target cpu can be calibrated on this machine, not {args.target!r}")
+    check_batch_threads(args.batch, args.threads)
+    if args.seed < 0:
+        raise NasError(f"bad --seed {args.seed}; use a non-negative integer")
+    if args.out is not None and (not args.out.strip() or Path(args.out).is_dir()):
+        raise NasError(f"bad --out {args.out!r}; give a calibration file name such as cpu.json")
     cfg = CalibrationConfig(space=args.space, input=args.input, batch=args.batch, threads=args.threads,
                             seed=args.seed, enumerate_archs=args.archs, networks=args.networks,
                             layer_runs=args.layer_runs, net_runs=args.net_runs, budget_s=args.budget,

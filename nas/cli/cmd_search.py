@@ -19,10 +19,11 @@ def add_parser(sub):
     p.add_argument("--input", help="input size CxHxW (default: the space's)")
     p.add_argument("--classes", type=int, help="number of classes (default: the space's)")
     p.add_argument("--strategy", help="searcher (default: nsga2): random, evolution, local, nsga2, optuna-tpe, "
-                                      "optuna-nsga2, optuna-nsga3, deepmad, ...")
+                                      "optuna-nsga2, optuna-nsga3, deepmad, darts, gdas, beta-darts (these three need --data), ...")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="searcher option, repeatable (value read as JSON when it parses), e.g. population=32")
-    p.add_argument("--score", help="training-free score to maximise (default: deepmad where it applies, else synflow)")
+    p.add_argument("--score", help="training-free score to maximise (default: auto, the score measured to rank trained "
+                   "accuracy best on the space; see `nas score --help` for the proxies)")
     p.add_argument("--objectives", help="comma list, NAME[:max|min]; default score,latency_ms,flops with a "
                                         "target, else score,flops")
     p.add_argument("--trials", type=int, help="number of trials (default: 300)")
@@ -35,7 +36,8 @@ def add_parser(sub):
     p.add_argument("--out", help="run folder (default: runs/search-SPACE-STRATEGY-seedSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out/--storage")
     p.add_argument("--storage", help="SQLAlchemy URL of the trial store (default: sqlite in the run folder)")
-    p.add_argument("--study", help="study name in the storage (default: the run folder's name)")
+    p.add_argument("--study", help="study name in the storage (default: a new run names it after the run folder; "
+                                   "--resume finds the folder's own study, so a renamed or copied folder resumes)")
     p.add_argument("--config", help="TOML/YAML/JSON file setting SearchConfig fields (flags override it)")
     p.add_argument("--evaluator", help="how trials are evaluated (default: score, training-free): score, train, ...")
     p.add_argument("--data", help="dataset of --evaluator train: mnist5k, digits, mnist1d, imagefolder:PATH, "
@@ -44,6 +46,8 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="training epochs per trial with --evaluator train (default: 3)")
     p.add_argument("--pruner", help="early stopping of trained trials: none (default), sha (successive halving), "
                                     "hyperband; Ray Tune's ASHA with --workers > 1")
+    p.add_argument("--supernet", metavar="CHECKPOINT",
+                   help="trained supernet of --evaluator supernet (inherited accuracy after BN recalibration)")
     p.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training setting, repeatable (TrainConfig field, e.g. batch_size=64, optimizer=adamw)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,18 +57,26 @@ def add_parser(sub):
 
 def _options(items):
     import json
+    import math
 
     from nas.errors import NasError
 
     out = {}
     for item in items or ():
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise NasError(f"--option {item!r}: expected KEY=VALUE")
+        if not key.isidentifier():
+            raise NasError(f"--option {item!r}: {key!r} is not an option name (letters, digits, _)")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             out[key] = value
+        except RecursionError:
+            raise NasError(f"--option {key}: the value is nested too deeply") from None
+        if isinstance(out[key], float) and not math.isfinite(out[key]):
+            raise NasError(f"--option {key}={value}: the value must be a finite number")
     return out
 
 
@@ -76,7 +88,7 @@ def _config(args):
              "trials": args.trials, "seed": args.seed, "target": args.target, "score": args.score,
              "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
              "storage": args.storage, "study": args.study, "evaluator": args.evaluator, "data": args.data,
-             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner}
+             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner, "supernet": args.supernet}
     over = {k: v for k, v in flags.items() if v is not None}
     budgets = tuple(args.budget or ()) + ((f"{args.max_params}-params",) if args.max_params else ())
     if budgets:
@@ -86,6 +98,10 @@ def _config(args):
 
         names, dirs = parse_objectives(args.objectives)
         over["objectives"], over["directions"] = names, dirs
+    if args.rho is not None and not 0 < args.rho < float("inf"):
+        from nas.errors import NasError
+
+        raise NasError(f"--rho must be a positive finite number, got {args.rho}")
     if args.option or args.rho is not None:
         over["strategy_options"] = {**base.strategy_options, **_options(args.option)}
         if args.rho is not None:
@@ -105,11 +121,14 @@ def run(args) -> int:
     from nas.search.run import search
 
     config = _config(args)
-    bar = tqdm(total=config.trials, file=sys.stderr, desc="search", unit="trial", disable=args.no_progress,
-               dynamic_ncols=True)
     best = {"score": None}
+    bars = []  # the progress bar starts with the first trial, so an input error stays one line on stderr
 
     def on_trial(trial, replayed: bool) -> None:
+        if not bars:
+            bars.append(tqdm(total=config.trials, file=sys.stderr, desc="search", unit="trial",
+                             disable=args.no_progress, dynamic_ncols=True))
+        bar = bars[0]
         if trial.complete and "score" in trial.scores:
             s = trial.scores["score"]
             best["score"] = s if best["score"] is None else max(best["score"], s)
@@ -121,7 +140,8 @@ def run(args) -> int:
         result, plan, out = search(config, args.out, resume=args.resume, on_trial=on_trial,
                                    log=lambda m: tqdm.write(m, file=sys.stderr))
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     import json
 
     front_doc = json.loads((out / "front.json").read_text())
@@ -147,7 +167,7 @@ def run(args) -> int:
     for b in plan.budgets:
         print(f"budget {b}: {b.describe()}")
     print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(front_doc['objectives'], front_doc['directions']))}):")
-    table(rows, cols)
+    table(rows, cols, keep=("arch",))
     print(f"run folder: {out} (config.json, trials.csv, front.json, front.png, study.db)")
     if info["failed"]:
         print(f"failed trials, first errors: {info['failed_errors']}", file=sys.stderr)

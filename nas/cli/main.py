@@ -10,11 +10,20 @@ import argparse
 import sys
 from importlib import import_module
 
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "train", "eval")
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval", "supernet",
+            "extract", "score")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (exit 2), like every other input error; sub-parsers inherit it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message} "
+                     f"(see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="nas",
         description="Neural architecture search under a hardware budget: typed spaces, costs, searchers.",
     )

@@ -1,7 +1,8 @@
 """The torch modules behind the attention ops (imported only when a module is built).
 
-Every contraction is an explicit matmul or einsum so ``torch.utils.flop_counter`` counts it; the op
-formulas in ``attention.py``, ``window_attention.py`` and ``linear_attention.py`` match those counts.
+Softmax attention runs through ``F.scaled_dot_product_attention`` (fused kernels where the device has
+them), which ``torch.utils.flop_counter`` does not count on CPU: ``mhsa`` and ``window_attention``
+declare QKᵀ and AV as ``uncounted_macs``. The projections and linear attention's einsums are counted.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class SelfAttention(nn.Module):
     """Multi-head softmax self-attention over all tokens of a B×N×D sequence.
 
     Submodules ``qkv`` (D→3D) and ``proj`` (D→D) have the layout of ``nn.MultiheadAttention``'s
-    ``in_proj`` / ``out_proj``; an optional additive bias of shape h×N×N is added to the scores.
+    ``in_proj`` / ``out_proj``; an optional additive bias of shape 1×h×N×N is added to the scores.
     """
 
     def __init__(self, dim: int, heads: int, qkv_bias: bool = True) -> None:
@@ -40,10 +41,8 @@ class SelfAttention(nn.Module):
 
     def attend(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = _split_heads(self.qkv(x), self.heads)
-        scores = (q * self.scale) @ k.transpose(-2, -1)
-        if bias is not None:
-            scores = scores + bias
-        return self.proj(_merge_heads(scores.softmax(dim=-1) @ v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+        return self.proj(_merge_heads(out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attend(x)
@@ -56,30 +55,56 @@ def relative_position_index(window: int) -> torch.Tensor:
     return rel[0] * (2 * window - 1) + rel[1]
 
 
+def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
+    """(windows)×w²×w² additive mask of Swin's cyclically shifted windows: 0 between tokens of the same
+    region of the unshifted map, −100 between tokens that the roll brought together."""
+    region = torch.zeros(height, width)
+    cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for i, (hs, ws) in enumerate((hs, ws) for hs in cuts for ws in cuts):
+        region[hs, ws] = i
+    w = region.reshape(height // window, window, width // window, window).transpose(1, 2).reshape(-1, window * window)
+    return (w[:, None, :] != w[:, :, None]).float() * -100.0
+
+
 class WindowSelfAttention(SelfAttention):
     """Self-attention inside non-overlapping w×w windows of a B×(H·W)×D sequence on an H×W grid.
 
     The grid is raster-ordered; H and W are multiples of w. With ``rel_pos`` a learnable
-    (2w−1)²×h table of relative position biases (Swin) is added to the scores.
+    (2w−1)²×h table of relative position biases (Swin) is added to the scores. With ``shift`` the grid is
+    rolled by −w/2 first (and back after), and a mask keeps the rolled-together regions apart (Swin's
+    shifted windows); a grid of one window is never shifted, as in Swin.
     """
 
-    def __init__(self, dim: int, heads: int, window: int, height: int, width: int, rel_pos: bool) -> None:
+    def __init__(self, dim: int, heads: int, window: int, height: int, width: int, rel_pos: bool,
+                 shift: bool = False) -> None:
         super().__init__(dim, heads, qkv_bias=True)
         self.window, self.height, self.width = window, height, width
+        self.shift = window // 2 if shift and (height > window or width > window) else 0
         self.rel_table: nn.Parameter | None = None
         if rel_pos:
             self.rel_table = nn.Parameter(torch.randn((2 * window - 1) ** 2, heads) * 0.02)
             self.register_buffer("rel_index", relative_position_index(window), persistent=False)
+        if self.shift:
+            self.register_buffer("shift_mask", shifted_window_mask(height, width, window, self.shift)[:, None],
+                                 persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
-        w, gh, gw = self.window, self.height // self.window, self.width // self.window
+        w, gh, gw, s = self.window, self.height // self.window, self.width // self.window, self.shift
+        if s:
+            x = x.reshape(b, self.height, self.width, d).roll((-s, -s), dims=(1, 2))
         windows = x.reshape(b, gh, w, gw, w, d).permute(0, 1, 3, 2, 4, 5).reshape(b * gh * gw, w * w, d)
         bias = None
         if self.rel_table is not None:
-            bias = self.rel_table[self.rel_index.reshape(-1)].reshape(w * w, w * w, -1).permute(2, 0, 1)
-        out = self.attend(windows, bias)
-        return out.reshape(b, gh, gw, w, w, d).permute(0, 1, 3, 2, 4, 5).reshape(b, n, d)
+            # 1×h×w²×w²: a 4-D mask keeps SDPA on its fused CPU kernel (a 3-D one falls back to matmuls)
+            bias = self.rel_table[self.rel_index.reshape(-1)].reshape(w * w, w * w, -1).permute(2, 0, 1)[None]
+        if s:
+            mask = self.shift_mask.repeat(b, 1, 1, 1)
+            bias = mask if bias is None else bias + mask
+        out = self.attend(windows, bias).reshape(b, gh, gw, w, w, d).permute(0, 1, 3, 2, 4, 5)
+        if s:
+            out = out.reshape(b, self.height, self.width, d).roll((s, s), dims=(1, 2))
+        return out.reshape(b, n, d)
 
 
 class LinearSelfAttention(nn.Module):

@@ -15,14 +15,15 @@ def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1,
 
 
 class SqueezeExcite(nn.Module):
-    """x · hardsigmoid(W2 · ReLU(W1 · mean_hw(x) + b1) + b2), the MobileNetV3 / OFA SE gate."""
+    """x · gate(W2 · act(W1 · mean_hw(x) + b1) + b2): hard-sigmoid and ReLU (MobileNetV3 / OFA), or
+    sigmoid and the block's activation (EfficientNet)."""
 
-    def __init__(self, channels: int, squeeze: int) -> None:
+    def __init__(self, channels: int, squeeze: int, act: str = "relu", gate: str = "hsigmoid") -> None:
         super().__init__()
         self.conv_reduce = nn.Conv2d(channels, squeeze, 1, bias=True)
-        self.act = nn.ReLU()
+        self.act = make_act(act)
         self.conv_expand = nn.Conv2d(squeeze, channels, 1, bias=True)
-        self.gate = nn.Hardsigmoid()
+        self.gate = make_act(gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
@@ -36,13 +37,14 @@ class InvertedResidual(nn.Module):
     """
 
     def __init__(self, c_in: int, mid: int, c_out: int, kernel: int, stride: int, act: str, se: int,
-                 residual: bool) -> None:
+                 residual: bool, se_kind: str = "mobilenetv3") -> None:
         super().__init__()
         self.expand = (nn.Sequential(*_conv_bn(c_in, mid, 1), make_act(act)) if mid != c_in
                        else nn.Identity())
         self.conv_dw, self.bn2 = _conv_bn(mid, mid, kernel, stride, groups=mid)
         self.act2 = make_act(act)
-        self.se = SqueezeExcite(mid, se) if se else nn.Identity()
+        se_acts = (act, "sigmoid") if se_kind == "efficientnet" else ("relu", "hsigmoid")
+        self.se = SqueezeExcite(mid, se, *se_acts) if se else nn.Identity()
         self.conv_pwl, self.bn3 = _conv_bn(mid, c_out, 1)
         self.residual = residual
 

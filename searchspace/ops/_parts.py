@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nas.searchspace.hparams import HParams
-from nas.searchspace.op_spec import OpSpec
+from nas.searchspace.op_spec import KernelCost, OpSpec
 from nas.searchspace.tensor_type import TensorType
 
 
@@ -88,3 +88,7 @@ class PartsOp(OpSpec):
 
     def bytes(self, t: TensorType, hp: HParams, dtype_bytes: int = 4) -> int:
         return total_bytes(self.parts(t, hp), dtype_bytes)
+
+    def kernels(self, t: TensorType, hp: HParams) -> list[KernelCost]:
+        """One kernel per part (the unfused view, as ``bytes``)."""
+        return [KernelCost(p.macs, p.reads + p.writes, p.params) for p in self.parts(t, hp)]

@@ -99,17 +99,38 @@ class SeqLayerNorm(nn.Module):
         return self.norm(x.flatten(2).transpose(1, 2))
 
 
-class Head(nn.Module):
-    """Global average pool over positions → [Linear → act] → [LayerNorm] → Linear classifier."""
+class TokenEmbed(nn.Module):
+    """ViT patch embedding: p×p conv at stride p → tokens → [LayerNorm] → [prepend a class token] →
+    [+ a learned position embedding of ``pos_tokens`` × D] (timm's ``patch_embed``, ``cls_token``,
+    ``pos_embed``)."""
 
-    def __init__(self, channels: int, hidden: int, act: nn.Module, norm: bool, classes: int, seq: bool) -> None:
+    def __init__(self, c_in: int, dim: int, patch: int, norm: bool, cls_token: bool, pos_tokens: int) -> None:
         super().__init__()
-        self.seq = seq
+        self.proj = nn.Conv2d(c_in, dim, patch, patch)
+        self.norm = nn.LayerNorm(dim) if norm else nn.Identity()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cls_token else None
+        self.pos_embed = nn.Parameter(torch.randn(1, pos_tokens, dim) * 0.02) if pos_tokens else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.proj(x).flatten(2).transpose(1, 2))
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return x if self.pos_embed is None else x + self.pos_embed
+
+
+class Head(nn.Module):
+    """Global average pool over positions (or a sequence's first, class token when ``cls``) →
+    [Linear → act] → [LayerNorm] → Linear classifier."""
+
+    def __init__(self, channels: int, hidden: int, act: nn.Module, norm: bool, classes: int, seq: bool,
+                 cls: bool = False) -> None:
+        super().__init__()
+        self.seq, self.cls = seq, cls
         d = hidden or channels
         self.pre = nn.Sequential(nn.Linear(channels, hidden), act) if hidden else nn.Identity()
         self.norm = nn.LayerNorm(d) if norm else nn.Identity()
         self.fc = nn.Linear(d, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.mean(1) if self.seq else x.mean((2, 3))
+        x = x[:, 0] if self.cls else x.mean(1) if self.seq else x.mean((2, 3))
         return self.fc(self.norm(self.pre(x)))

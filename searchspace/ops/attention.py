@@ -10,7 +10,8 @@ from nas.searchspace.op_spec import OpSpec, register_op
 from nas.searchspace.ops._formulas import linear_macs, linear_params
 from nas.searchspace.tensor_type import Layout, TensorType
 
-HEADS = (1, 2, 4, 6, 8, 12, 16)
+#: any head count that divides the token dimension (checked by ``check_heads``)
+HEADS = range(1, 1025)
 
 
 def check_heads(op: str, dim: int, heads: int) -> None:
@@ -54,6 +55,7 @@ class MultiHeadSelfAttention(OpSpec):
 
     family = "attention"
     accepts = (Layout.SEQ,)
+    elastic = ("in", "heads")
     domain = {"heads": HEADS, "qkv_bias": (True, False)}
     defaults = {"qkv_bias": True}
     token_mixer = True
@@ -64,6 +66,9 @@ class MultiHeadSelfAttention(OpSpec):
 
     def macs(self, t: TensorType, hp: HParams) -> int:
         return qkv_proj_macs(t.tokens, t.channels) + attention_macs(t.tokens, t.channels)
+
+    def uncounted_macs(self, t: TensorType, hp: HParams) -> int:
+        return attention_macs(t.tokens, t.channels)
 
     def params(self, t: TensorType, hp: HParams) -> int:
         return qkv_proj_params(t.channels, hp["qkv_bias"])
@@ -77,6 +82,12 @@ class MultiHeadSelfAttention(OpSpec):
 
         check_heads(self.name, t.channels, hp["heads"])
         return SelfAttention(t.channels, hp["heads"], hp["qkv_bias"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, t.channels)  # value and output projections; softmax averaging adds no width
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 9
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"heads": 2}),

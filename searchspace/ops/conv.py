@@ -19,6 +19,7 @@ class Conv(OpSpec):
 
     family = "conv"
     accepts = (Layout.MAP,)
+    elastic = ("in", "out")
     domain = {"out": CHANNELS, "kernel": (1, 2, 3, 4, 5, 7, 9, 11), "stride": (1, 2, 4), "groups": range(1, 1 << 16),
               "dilation": (1, 2, 3), "norm": (True, False), "act": ("relu", "relu6", "gelu", "silu", "hswish", "none"),
               "bias": (True, False)}
@@ -56,6 +57,12 @@ class Conv(OpSpec):
             layers.append(nn.BatchNorm2d(hp["out"]))
         layers.append(make_act(hp["act"]))
         return nn.Sequential(*layers)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels // hp["groups"] * hp["kernel"] ** 2,)
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 1 + int(hp["norm"]) + int(hp["act"] != "none")
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 9, 9), {"out": 8}),

@@ -41,6 +41,11 @@ class ConvNeXtBlock(PartsOp):
 
         return ConvNeXtBlockModule(t.channels, hp["kernel"], t.channels * hp["mlp_ratio"], hp["layer_scale"])
 
+    deepmad_block = True
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (hp["kernel"] ** 2, t.channels, t.channels * hp["mlp_ratio"])
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(8, 7, 7), {}),
                 (TensorType.map(6, 5, 6), {"kernel": 3, "mlp_ratio": 2, "layer_scale": False}),

@@ -26,6 +26,7 @@ class DepthwiseConv(PartsOp):
     family = "conv"
     accepts = (Layout.MAP,)
     token_mixer = True
+    elastic = ("in",)
     domain = {"kernel": KERNELS, "stride": (1, 2), "dilation": (1, 2, 3), "norm": (True, False),
               "act": ACTS, "bias": (False, True)}
     defaults = {"kernel": 3, "stride": 1, "dilation": 1, "norm": True, "act": "none", "bias": False}
@@ -61,6 +62,9 @@ class DepthwiseConv(PartsOp):
         if hp["act"] != "none":
             layers.append(make_act(hp["act"]))
         return nn.Sequential(*layers)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (hp["kernel"] ** 2,)
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 7, 7), {}),

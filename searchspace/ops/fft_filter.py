@@ -31,6 +31,7 @@ class FFTFilter(PartsOp):
     family = "spectral"
     accepts = (Layout.MAP, Layout.SEQ)
     token_mixer = True
+    elastic = ("in",)
     domain: dict[str, Any] = {}
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
@@ -51,6 +52,9 @@ class FFTFilter(PartsOp):
 
         module = GlobalFilter(t.channels, t.height, t.width)
         return module if t.layout is Layout.MAP else OnGrid(module, t.height, t.width)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.tokens,)  # a learned circular depthwise filter over the whole H×W grid
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 4, 4), {}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from nas.errors import NasError
@@ -28,6 +29,7 @@ class InceptionDW(PartsOp):
     family = "conv"
     accepts = (Layout.MAP,)
     token_mixer = True
+    elastic = ("in",)
     domain = {"square_kernel": (3, 5), "band_kernel": (7, 9, 11, 13), "branch_ratio": (0.125, 0.25)}
     defaults = {"square_kernel": 3, "band_kernel": 11, "branch_ratio": 0.125}
 
@@ -52,6 +54,13 @@ class InceptionDW(PartsOp):
 
         return InceptionDWModule(t.channels, branch_channels(t.channels, hp["branch_ratio"]),
                                  hp["square_kernel"], hp["band_kernel"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        # channels split into branches with different fan-ins: the effective width is their
+        # channel-weighted geometric mean (the identity branch has fan-in 1)
+        g = branch_channels(t.channels, hp["branch_ratio"])
+        ks, kb = hp["square_kernel"], hp["band_kernel"]
+        return (math.exp(g * (math.log(ks * ks) + 2 * math.log(kb)) / t.channels),)
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(16, 7, 7), {}),

@@ -21,6 +21,7 @@ class LinearAttention(OpSpec):
 
     family = "attention"
     accepts = (Layout.SEQ,)
+    elastic = ("in", "heads")
     domain = {"heads": HEADS}
     defaults: dict[str, Any] = {}
     token_mixer = True
@@ -52,6 +53,12 @@ class LinearAttention(OpSpec):
 
         check_heads(self.name, t.channels, hp["heads"])
         return LinearSelfAttention(t.channels, hp["heads"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, t.channels)  # value and output projections
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 11
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"heads": 2}),

@@ -6,7 +6,7 @@ from typing import Any
 
 from nas.errors import NasError
 from nas.searchspace.hparams import HParams
-from nas.searchspace.op_spec import OPS, OpSpec, register_op
+from nas.searchspace.op_spec import OPS, KernelCost, OpSpec, register_op
 from nas.searchspace.ops._formulas import linear_macs, linear_params, norm_params
 from nas.searchspace.tensor_type import Layout, TensorType
 
@@ -26,6 +26,7 @@ class MetaFormerBlock(OpSpec):
 
     family = "adapter"
     accepts = (Layout.MAP, Layout.SEQ)
+    elastic = ("in", "mlp_ratio", "mixer_hp")
     domain = {"mixer": str, "mixer_hp": HParams, "mlp_ratio": (1, 1.5, 2, 3, 4, 6, 8)}
     defaults = {"mixer_hp": HParams(), "mlp_ratio": 4}
 
@@ -62,6 +63,38 @@ class MetaFormerBlock(OpSpec):
         elems = 2 * 2 * n + 2 * 3 * n + (n + 2 * hidden + n)
         mlp_w = linear_params(t.channels, hidden // t.tokens) + linear_params(hidden // t.tokens, t.channels)
         return mixer.bytes(t, mhp, dtype_bytes) + (elems + mlp_w + 2 * norm_params(t.channels)) * dtype_bytes
+
+    # -- consumer hooks: a MetaFormer block is known by its mixer --------------------------------
+    deepmad_block = True
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        mixer, mhp = self._mixer(t, hp)
+        return mixer.fan_ins(t, mhp) + (t.channels, mlp_hidden(t.channels, hp["mlp_ratio"]))
+
+    def kernels(self, t: TensorType, hp: HParams) -> list[KernelCost]:
+        mixer, mhp = self._mixer(t, hp)
+        n, c = t.numel, t.channels
+        hidden = mlp_hidden(c, hp["mlp_ratio"])
+        nh = hidden * t.tokens
+        return [
+            KernelCost(0, 2 * n, 2 * c),                                            # norm1
+            *mixer.kernels(t, mhp),                                                 # token mixer
+            KernelCost(0, 3 * n, 0),                                                # residual add
+            KernelCost(0, 2 * n, 2 * c),                                            # norm2
+            KernelCost(t.tokens * c * hidden, n + nh, c * hidden + hidden),         # fc1
+            KernelCost(0, 2 * nh, 0),                                               # GELU
+            KernelCost(t.tokens * hidden * c, nh + n, hidden * c + c),              # fc2
+            KernelCost(0, 3 * n, 0),                                                # residual add
+        ]
+
+    def components(self, t: TensorType, hp: HParams) -> tuple[str, ...]:
+        return (hp["mixer"],)
+
+    def variant(self, t: TensorType, hp: HParams) -> str:
+        return f"{self.name}/{hp['mixer']}"
+
+    def latency_group(self, t: TensorType, hp: HParams) -> str:
+        return OPS.get(hp["mixer"]).family
 
     def build(self, t: TensorType, hp: HParams):
         from nas.searchspace.ops._metaformer_module import MetaFormerModule

@@ -45,6 +45,9 @@ class ChannelMLP(PartsOp):
             return nn.Sequential(nn.Conv2d(c, h, 1), nn.GELU(), nn.Conv2d(h, c, 1))
         return nn.Sequential(nn.Linear(c, h), nn.GELU(), nn.Linear(h, c))
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, hidden_width(t.channels, hp["ratio"]))
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 5, 6), {}),
                 (TensorType.seq(6, 3, 4), {"ratio": 3}),

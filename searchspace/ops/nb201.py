@@ -102,6 +102,20 @@ class NB201Cell(OpSpec):
 
         return Cell(t.channels, check_edges(hp["edges"]))
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        raise NasError("DeepMAD has no entropy term for op 'nb201_cell': a cell is a DAG of summed edges, "
+                       "not a chain of linear maps")
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        edges = check_edges(hp["edges"])
+        convs = sum(e.startswith("nor_conv") for e in edges)  # ReLU, conv, BN each
+        pools = sum(e == "avg_pool_3x3" for e in edges)
+        return 3 * convs + pools + 3                          # + the node sums
+
+    def components(self, t: TensorType, hp: HParams) -> tuple[str, ...]:
+        """The six edges, each as the registered op with the same costs (``edge_equivalent``)."""
+        return tuple(edge_equivalent(e, t.channels)[0] for e in check_edges(hp["edges"]))
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 6, 6), {"edges": ("nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3",
                                                      "skip_connect", "none", "nor_conv_3x3")}),
@@ -140,6 +154,9 @@ class NB201Reduction(PartsOp):
 
         return Reduction(t.channels, hp["out"])
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels * 9, hp["out"] * 9)  # the main path's two 3×3 convs
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(4, 8, 8), {"out": 8}), (TensorType.map(3, 6, 4), {"out": 5})]
 
@@ -163,6 +180,9 @@ class NB201Head(PartsOp):
         from nas.searchspace.ops._nb201_modules import Head
 
         return Head(t.channels, hp["classes"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels,)
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(8, 4, 4), {"classes": 10}), (TensorType.map(5, 3, 2), {"classes": 3})]

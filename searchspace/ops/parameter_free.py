@@ -42,6 +42,12 @@ class Identity(_SameType):
 
         return nn.Identity()
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 0
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 4, 5), {}), (TensorType.seq(4, 2, 3), {}), (TensorType.vec(7), {})]
 
@@ -59,6 +65,12 @@ class Zero(_SameType):
         from nas.searchspace.ops._pf_modules import Zero as Module
 
         return Module()
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 1
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 4, 5), {}), (TensorType.seq(4, 2, 3), {})]
@@ -98,6 +110,12 @@ class ChannelShift(_SameType):
 
         module = Module(shift_group(t.channels, hp["groups_ratio"]), hp["shift"])
         return module if t.layout is Layout.MAP else OnGrid(module, t.height, t.width)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 5
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(8, 4, 5), {}),

@@ -29,6 +29,9 @@ class _Pool(PartsOp):
     family = "paramfree"
     accepts = (Layout.MAP,)
 
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
+
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
         k, s = hp["kernel"], hp["stride"]
         if k % 2 == 0 and s == 1:
@@ -109,6 +112,9 @@ class PoolMixer(PartsOp):
 
         module = Module(hp["kernel"])
         return module if t.layout is Layout.MAP else OnGrid(module, t.height, t.width)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return ()
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(3, 5, 5), {}),

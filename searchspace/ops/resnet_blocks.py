@@ -68,6 +68,13 @@ class ResNetBasic(PartsOp):
         return BasicBlock(t.channels, basic_mid(hp), hp["out"], hp["kernel"], hp["stride"],
                           _needs_projection(t, hp))
 
+    deepmad_block = True
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        k = hp["kernel"] ** 2
+        mid = hp.get("mid", 0) or hp["out"]  # mid = 0: torchvision's BasicBlock (mid = out)
+        return (t.channels * k, mid * k)
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(8, 6, 6), {"out": 8}),
                 (TensorType.map(4, 9, 7), {"out": 8, "stride": 2}),
@@ -107,6 +114,11 @@ class ResNetBottleneck(PartsOp):
 
         return Bottleneck(t.channels, hp["mid"], hp["out"], hp["kernel"], hp["stride"],
                           _needs_projection(t, hp))
+
+    deepmad_block = True
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, hp["mid"] * hp["kernel"] ** 2, hp["mid"])
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.map(16, 5, 5), {"out": 16, "mid": 4}),

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from nas.searchspace.hparams import HParams
-from nas.searchspace.op_spec import OpSpec, register_op
+from nas.searchspace.op_spec import KernelCost, OpSpec, register_op
 from nas.searchspace.ops._formulas import linear_macs, linear_params
 from nas.searchspace.tensor_type import Layout, TensorType
 
@@ -37,6 +37,7 @@ class Mamba(OpSpec):
 
     family = "ssm"
     accepts = (Layout.SEQ, Layout.MAP)
+    elastic = ("in",)
     domain = {"state": (4, 8, 16), "expand": (1, 2), "conv_kernel": (2, 3, 4)}
     defaults = {"state": 16, "expand": 2, "conv_kernel": 4}
     token_mixer = True
@@ -74,6 +75,25 @@ class Mamba(OpSpec):
                  + 3 * n * i + 2 * n * i    # SiLU(z), gate product
                  + n * i + n * d)           # out_proj
         return (elems + self.params(t, hp)) * dtype_bytes
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        # value path: in_proj (D), causal depthwise conv1d (its kernel), the causal scan (mean reach
+        # (N + 1)/2), out_proj (E·D). x_proj / dt_proj only produce the scan's data-dependent Δ, B, C
+        # (like attention's Q and K) and the SiLU(z) gate is a multiplicative scale: no width.
+        return (t.channels, hp["conv_kernel"], (t.tokens + 1) / 2, hp["expand"] * t.channels)
+
+    def kernels(self, t: TensorType, hp: HParams) -> list[KernelCost]:
+        """As the fused implementation runs it (mamba-ssm): in_proj, causal conv1d + SiLU, x_proj, dt_proj,
+        ONE selective-scan kernel (softplus, scan, skip and SiLU(z) gate fused; the E·D×S state stays
+        on chip: it reads u, Δ, z, B, C and writes y), out_proj. No launch per token."""
+        n, d, s = t.tokens, t.channels, hp["state"]
+        i, r, k = hp["expand"] * d, dt_rank(d), hp["conv_kernel"]
+        return [KernelCost(linear_macs(n, d, 2 * i), n * d + 2 * n * i, d * 2 * i),
+                KernelCost(n * i * k, 2 * n * i, i * k + i),
+                KernelCost(linear_macs(n, i, r + 2 * s), n * i + n * (r + 2 * s), i * (r + 2 * s)),
+                KernelCost(linear_macs(n, r, i), n * r + n * i, r * i + i),
+                KernelCost(selective_scan_macs(n, i, s), 3 * n * i + 2 * n * s + n * i, i * s + i),
+                KernelCost(linear_macs(n, i, d), n * i + n * d, i * d)]
 
     def build(self, t: TensorType, hp: HParams):
         from nas.searchspace.ops._ssm_modules import MambaMixer

@@ -39,6 +39,7 @@ class S4D(OpSpec):
 
     family = "ssm"
     accepts = (Layout.SEQ, Layout.MAP)
+    elastic = ("in",)
     domain = {"state": (8, 16, 32, 64), "bidirectional": (False, True)}
     defaults = {"state": 64, "bidirectional": False}
     token_mixer = True
@@ -78,6 +79,15 @@ class S4D(OpSpec):
         from nas.searchspace.ops._ssm_modules import S4DMixer
 
         return S4DMixer(t.channels, hp["state"], hp["bidirectional"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        # a learned long convolution over the tokens: causal, token n sees n + 1 tokens (mean (N + 1)/2);
+        # bidirectional, every token sees all N; then the output Linear (fan-in D). The skip adds no width.
+        reach = t.tokens if hp["bidirectional"] else (t.tokens + 1) / 2
+        return (reach, t.channels)
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 10
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"state": 8}),

@@ -24,6 +24,7 @@ class TokenMLP(PartsOp):
     family = "mlp"
     accepts = (Layout.SEQ, Layout.MAP)
     token_mixer = True
+    elastic = ("in",)
     domain = {"ratio": (0.5, 1, 2, 4)}
     defaults = {"ratio": 1}
 
@@ -39,6 +40,9 @@ class TokenMLP(PartsOp):
         from nas.searchspace.ops._pf_modules import TokenMLP as Module
 
         return Module(t.tokens, hidden_width(t.tokens, hp["ratio"]), seq=t.layout is Layout.SEQ)
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.tokens, hidden_width(t.tokens, hp["ratio"]))
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(4, 3, 3), {}),

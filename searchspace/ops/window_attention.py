@@ -24,13 +24,15 @@ class WindowAttention(OpSpec):
 
     H and W must be multiples of ``window`` and ``heads`` must divide D. The qkv (D→3D, with bias) and
     output (D→D) Linears run on every token; attention costs 2·w²·w²·D MACs per window, so
-    MACs = N·D·3D + N·D·D + 2·N·w²·D. ``rel_pos`` adds a learnable (2w−1)²×heads bias table.
+    MACs = N·D·3D + N·D·D + 2·N·w²·D. ``rel_pos`` adds a learnable (2w−1)²×heads bias table; ``shift``
+    shifts the windows by w/2 with Swin's mask (same costs; no shift on a grid of one window).
     """
 
     family = "attention"
     accepts = (Layout.SEQ,)
-    domain = {"window": (2, 4, 7, 8, 14, 16), "heads": HEADS, "rel_pos": (False, True)}
-    defaults = {"window": 7, "rel_pos": False}
+    elastic = ("in", "heads")
+    domain = {"window": (2, 4, 7, 8, 14, 16), "heads": HEADS, "rel_pos": (False, True), "shift": (False, True)}
+    defaults = {"window": 7, "rel_pos": False, "shift": False}
     token_mixer = True
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
@@ -50,6 +52,10 @@ class WindowAttention(OpSpec):
         return qkv_proj_macs(t.tokens, t.channels) + self._windows(t, hp) * attention_macs(hp["window"] ** 2,
                                                                                             t.channels)
 
+    def uncounted_macs(self, t: TensorType, hp: HParams) -> int:
+        """QKᵀ and AV inside ``F.scaled_dot_product_attention``, which torch's counter does not see."""
+        return self._windows(t, hp) * attention_macs(hp["window"] ** 2, t.channels)
+
     def params(self, t: TensorType, hp: HParams) -> int:
         table = (2 * hp["window"] - 1) ** 2 * hp["heads"] if hp["rel_pos"] else 0
         return qkv_proj_params(t.channels, True) + table
@@ -67,9 +73,18 @@ class WindowAttention(OpSpec):
         from nas.searchspace.ops._attention_modules import WindowSelfAttention
 
         self.out_type(t, hp)
-        return WindowSelfAttention(t.channels, hp["heads"], hp["window"], t.height, t.width, hp["rel_pos"])
+        return WindowSelfAttention(t.channels, hp["heads"], hp["window"], t.height, t.width, hp["rel_pos"],
+                                   hp["shift"])
+
+    def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
+        return (t.channels, t.channels)  # value and output projections
+
+    def launches(self, t: TensorType, hp: HParams) -> int:
+        return 13
 
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"window": 2, "heads": 2}),
                 (TensorType.seq(16, 4, 8), {"window": 4, "heads": 4, "rel_pos": True}),
-                (TensorType.seq(12, 8, 4), {"window": 2, "heads": 6, "rel_pos": True})]
+                (TensorType.seq(12, 8, 4), {"window": 2, "heads": 6, "rel_pos": True}),
+                (TensorType.seq(6, 8, 8), {"window": 4, "heads": 3, "rel_pos": True, "shift": True}),
+                (TensorType.seq(4, 4, 8), {"window": 2, "heads": 1, "shift": True})]

@@ -14,13 +14,14 @@ from nas.searchspace.space import Dimension, SearchSpace, register_space
 from nas.searchspace.tensor_type import Layout, TensorType
 
 HEAD_DIM = 32
+#: head counts the space derives from (the ops take any divisor of the width; this keeps the space's networks)
+HEAD_CHOICES = (1, 2, 4, 6, 8, 12, 16)
 WINDOW = 7
 
 
 def derived_heads(width: int) -> int:
     """The largest allowed head count ≤ width / 32 that divides the width (head dim ≥ 32), at least 1."""
-    allowed = OPS.get("mhsa").domain["heads"]
-    fits = [h for h in allowed if h <= max(1, width // HEAD_DIM) and width % h == 0]
+    fits = [h for h in HEAD_CHOICES if h <= max(1, width // HEAD_DIM) and width % h == 0]
     return max(fits)
 
 

@@ -1,4 +1,5 @@
-"""Reference networks by name: ``resnet18``, ``resnet50``, ``mobilenetv2_100``, ``convnext_tiny``.
+"""Reference networks by name: ``resnet18``, ``resnet50``, ``mobilenetv2_100``, ``convnext_tiny``,
+``efficientnet_b0``, ``mobilenetv3_large_100``, ``deit_tiny``, ``swin_tiny``.
 
 Each builder maps (input type, classes) to a NetSpec made of registered ops, layer for layer as the
 torchvision / timm model, so the analytic params equal the library model's parameter count.
@@ -73,5 +74,78 @@ def convnext_tiny(input: TensorType, num_classes: int) -> NetSpec:
     return resolve_layers(input, layers, name="convnext_tiny", meta={"reference": "convnext_tiny"})
 
 
-for _fn in (resnet18, resnet50, mobilenetv2_100, convnext_tiny):
+#: EfficientNet-B0 stages (expansion, kernel, first stride, out channels, repeats)
+EFFICIENTNET_B0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+                          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+
+
+def efficientnet_b0(input: TensorType, num_classes: int) -> NetSpec:
+    """EfficientNet-B0 (timm): stem 3×3/2 32 SiLU, 16 MBConv blocks with SE 0.25 of the block input
+    (SiLU inside, sigmoid gate), 1×1 to 1280 SiLU, pool + Linear."""
+    layers: Layers = [("conv_stem", "stem", {"out": 32, "kernel": 3, "stride": 2, "act": "silu"})]
+    i = 0
+    for expand, kernel, stride, out, repeats in EFFICIENTNET_B0_STAGES:
+        for r in range(repeats):
+            layers.append((f"blocks.{i}", "mbconv", {"out": out, "expand": expand, "kernel": kernel,
+                                                     "stride": stride if r == 0 else 1, "se": 0.25,
+                                                     "se_kind": "efficientnet", "act": "silu", "round_mid": True}))
+            i += 1
+    layers += [("conv_head", "conv", {"out": 1280, "kernel": 1, "norm": True, "act": "silu"}),
+               ("classifier", "head", {"classes": num_classes})]
+    return resolve_layers(input, layers, name="efficientnet_b0", meta={"reference": "efficientnet_b0"})
+
+
+#: MobileNetV3-Large blocks (expansion, kernel, stride, out channels, SE, activation), timm's arch_def
+MOBILENETV3_LARGE_BLOCKS = (
+    (1, 3, 1, 16, 0, "relu"), (4, 3, 2, 24, 0, "relu"), (3, 3, 1, 24, 0, "relu"),
+    (3, 5, 2, 40, 0.25, "relu"), (3, 5, 1, 40, 0.25, "relu"), (3, 5, 1, 40, 0.25, "relu"),
+    (6, 3, 2, 80, 0, "hswish"), (2.5, 3, 1, 80, 0, "hswish"), (2.3, 3, 1, 80, 0, "hswish"),
+    (2.3, 3, 1, 80, 0, "hswish"), (6, 3, 1, 112, 0.25, "hswish"), (6, 3, 1, 112, 0.25, "hswish"),
+    (6, 5, 2, 160, 0.25, "hswish"), (6, 5, 1, 160, 0.25, "hswish"), (6, 5, 1, 160, 0.25, "hswish"))
+
+
+def mobilenetv3_large_100(input: TensorType, num_classes: int) -> NetSpec:
+    """MobileNetV3-Large 1.0 (timm): stem 3×3/2 16 hard-swish, 15 MBConv blocks (SE on the expanded
+    width, ReLU inside, hard-sigmoid gate), 1×1 to 960 hard-swish, pool → Linear 960→1280 hard-swish →
+    Linear."""
+    layers: Layers = [("conv_stem", "stem", {"out": 16, "kernel": 3, "stride": 2, "act": "hswish"})]
+    for i, (expand, kernel, stride, out, se, act) in enumerate(MOBILENETV3_LARGE_BLOCKS):
+        layers.append((f"blocks.{i}", "mbconv", {"out": out, "expand": expand, "kernel": kernel, "stride": stride,
+                                                 "se": se, "act": act, "round_mid": True}))
+    layers += [("conv_head", "conv", {"out": 960, "kernel": 1, "norm": True, "act": "hswish"}),
+               ("classifier", "head", {"classes": num_classes, "hidden": 1280, "act": "hswish"})]
+    return resolve_layers(input, layers, name="mobilenetv3_large_100",
+                          meta={"reference": "mobilenetv3_large_100"})
+
+
+def deit_tiny(input: TensorType, num_classes: int) -> NetSpec:
+    """DeiT-Tiny/16 (timm ``deit_tiny_patch16_224``): 16×16 patches to 192, class token and position
+    embedding, 12 pre-norm blocks (3-head attention, MLP ×4), LayerNorm, class-token head."""
+    layers: Layers = [("patch_embed", "patch_embed", {"dim": 192, "patch": 16, "norm": False, "cls_token": True,
+                                                      "pos_embed": True})]
+    layers += [(f"blocks.{i}", "metaformer", {"mixer": "mhsa", "mixer_hp": {"heads": 3}, "mlp_ratio": 4})
+               for i in range(12)]
+    layers.append(("head", "head", {"classes": num_classes, "norm": "ln", "pool": "cls"}))
+    return resolve_layers(input, layers, name="deit_tiny", meta={"reference": "deit_tiny"})
+
+
+def swin_tiny(input: TensorType, num_classes: int) -> NetSpec:
+    """Swin-T (timm ``swin_tiny_patch4_window7_224``): 4×4 patches to 96 + LayerNorm, stages (2, 2, 6, 2)
+    at (96, 192, 384, 768) with (3, 6, 12, 24) heads, 7×7 windows with relative position bias, every
+    second block shifted, patch merging between stages, head LayerNorm + pool + Linear."""
+    dims, depths, heads = (96, 192, 384, 768), (2, 2, 6, 2), (3, 6, 12, 24)
+    layers: Layers = [("patch_embed", "patch_embed", {"dim": dims[0], "patch": 4, "norm": True})]
+    for s, (dim, depth, h) in enumerate(zip(dims, depths, heads)):
+        if s:
+            layers.append((f"layers.{s}.downsample", "downsample", {"out": dim, "kind": "merge"}))
+        layers += [(f"layers.{s}.blocks.{b}", "metaformer",
+                    {"mixer": "window_attention", "mlp_ratio": 4,
+                     "mixer_hp": {"window": 7, "heads": h, "rel_pos": True, "shift": b % 2 == 1}})
+                   for b in range(depth)]
+    layers.append(("head", "head", {"classes": num_classes, "norm": "ln"}))
+    return resolve_layers(input, layers, name="swin_tiny", meta={"reference": "swin_tiny"})
+
+
+for _fn in (resnet18, resnet50, mobilenetv2_100, convnext_tiny, efficientnet_b0, mobilenetv3_large_100,
+            deit_tiny, swin_tiny):
     REFERENCES.add(_fn.__name__, _fn)
