@@ -60,6 +60,9 @@ class DeepMADSearcher(Searcher):
     owns_loop = True
     multi_objective = True  # it maximises the DeepMAD score; other objectives are only recorded
     needs_budgets = True
+    spaces = ("resnet", "hybrid")
+    # the program's optimum does not depend on the seed; the evolution does, and is cheap
+    quick_options: ClassVar[dict[str, Any]] = {"solver": "evolution", "candidates": 400, "top_k": 12}
     options: ClassVar[dict[str, Any]] = {
         "rho": None, "convention": "auto", "max_layers": None, "max_feature_map": None, "nondecreasing": True,
         "top_k": 10, "starts": 1, "solver": "program", "candidates": 100000, "form": "released", "alpha": None,
