@@ -128,9 +128,5 @@ class GridRows:
         return np.asarray(idx, dtype=np.int64)
 
 
-def rows_of(model: GridModel, archs: Sequence[Architecture]) -> np.ndarray:
-    return np.array([model.row(a) for a in archs], dtype=np.int64).reshape(len(archs), len(model.dims))
-
-
 def sizes(model: GridModel) -> np.ndarray:
     return np.array([len(d.choices) for d in model.dims], dtype=np.int64)
