@@ -38,7 +38,8 @@ def constraints_from(budgets: Sequence[Budget], target: str | None, opts: Mappin
     return DeepMADConstraints(
         flops=limits.get("flops"), params=limits.get("params"), latency_ms=limits.get("latency_ms"),
         target=target if "latency_ms" in limits else None, max_layers=opts["max_layers"], rho=opts["rho"],
-        nondecreasing=bool(opts["nondecreasing"]), max_feature_map=opts["max_feature_map"], convention=convention)
+        nondecreasing=bool(opts["nondecreasing"]), max_feature_map=opts["max_feature_map"], convention=convention,
+        practical=bool(opts["practical"]))
 
 
 @SEARCHERS.register("deepmad")
@@ -47,7 +48,8 @@ class DeepMADSearcher(Searcher):
 
     Options: ``rho`` (ρ₀, default none), ``convention`` ("auto": "both" on ``resnet``, else
     "analytic"; or "analytic" / "tinynas" / "both": how the FLOPs and params budgets are counted),
-    ``max_layers``, ``max_feature_map``, ``nondecreasing`` (default true), ``top_k`` designs handed
+    ``max_layers``, ``max_feature_map``, ``nondecreasing`` (default true), ``practical`` (structural
+    rules: resolution-aware kernels and depths, minimum mid widths; default false), ``top_k`` designs handed
     to the driver (default 10), ``starts`` (SLSQP starts, default 1), ``solver`` ("program" or
     "evolution"), ``candidates`` (the evolution's budget, default 100000), and the score's ``form``,
     ``alpha``, ``beta``, ``penalty_stages`` (see ``nas.predictors.deepmad``).
@@ -66,7 +68,7 @@ class DeepMADSearcher(Searcher):
     options: ClassVar[dict[str, Any]] = {
         "rho": None, "convention": "auto", "max_layers": None, "max_feature_map": None, "nondecreasing": True,
         "top_k": 10, "starts": 1, "solver": "program", "candidates": 100000, "form": "released", "alpha": None,
-        "beta": 10.0, "penalty_stages": "released"}
+        "beta": 10.0, "penalty_stages": "released", "practical": False}
 
     def __init__(self, *args: Any, budgets: Sequence[Budget] = (), target: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,7 +103,7 @@ class DeepMADSearcher(Searcher):
 
         if self.cons.latency_ms is not None:
             raise NasError("deepmad solver=evolution has no latency budget; use solver=program")
-        model = model_for(self.space, self.score_config)
+        model = model_for(self.space, self.score_config, self.cons.practical)
         res = DeepMADEvolution(model, self.cons).run(int(self.opts["candidates"]), self.rng)
         self.report = {"solver": "evolution", "score": res.best_score, "candidates": res.candidates,
                        "feasible": res.feasible, "seconds": res.seconds}

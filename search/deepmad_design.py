@@ -31,12 +31,13 @@ LATENCY_ROUNDS = 10
 PATTERN_ITERS = 100  # SLSQP iterations per pinned pattern (25 ranks patterns less reliably)
 
 
-def model_for(space: SearchSpace, config: DeepMADConfig | None = None) -> GridModel:
-    """The DeepMAD grid model of ``space`` (one-line NasError for a space without one)."""
+def model_for(space: SearchSpace, config: DeepMADConfig | None = None, practical: bool = False) -> GridModel:
+    """The DeepMAD grid model of ``space`` (one-line NasError for a space without one); ``practical``
+    adds the structural rules (``nas.search.deepmad_resnet.PracticalRules``; resnet only so far)."""
     if space.name == "resnet":
-        from nas.search.deepmad_resnet import ResNetModel
+        from nas.search.deepmad_resnet import PRACTICAL, ResNetModel
 
-        return ResNetModel(space, config)
+        return ResNetModel(space, config, PRACTICAL if practical else None)
     if space.name == "hybrid":
         from nas.search.deepmad_hybrid import HybridModel
 
@@ -229,7 +230,7 @@ def design(space: SearchSpace, cons: DeepMADConstraints, config: DeepMADConfig |
         raise NasError(f"the tinynas cost convention covers CNN ops only, not space {space.name!r}; "
                        "use convention=analytic")
     t_start = time.perf_counter()
-    model = model_for(space, config)
+    model = model_for(space, config, cons.practical)
     stats = ProgramStats()
     target = None
     if cons.latency_ms is not None:

@@ -34,7 +34,8 @@ class DeepMADConstraints:
     (each bound must hold in both conventions). ``latency_ms`` on ``target`` (a registered hardware
     target). ``max_layers`` bounds DeepMAD's layer count (linear maps along the main path);
     ``rho`` bounds the effectiveness ρ; ``nondecreasing`` requires stage widths never to shrink
-    (stem included); ``max_feature_map`` bounds the largest in+out activation of one layer (elements).
+    (stem included); ``max_feature_map`` bounds the largest in+out activation of one layer (elements);
+    ``practical`` adds the structural rules below.
     """
 
     flops: float | None = None
@@ -46,6 +47,10 @@ class DeepMADConstraints:
     nondecreasing: bool = True
     max_feature_map: float | None = None
     convention: str = "analytic"
+    practical: bool = False
+    """Structural rules a practitioner keeps (``nas.search.deepmad_resnet.PRACTICAL``): per stage, kernels
+    no larger than its feature map, depth at most the map's side, bottleneck/mid widths at least 16 and
+    at least a quarter of the block's width. Off reproduces the published program (DeepMAD-R50)."""
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTION_CHOICES:
@@ -82,6 +87,8 @@ class DeepMADConstraints:
             v = np.maximum(v, m["peak"] / self.max_feature_map - 1.0)
         if self.nondecreasing:
             v = np.maximum(v, np.where(m["widths_ok"] > 0, 0.0, 1.0))
+        if self.practical and "mid_excess" in m:
+            v = np.maximum(v, m["mid_excess"])
         return np.maximum(v, 0.0)
 
     def to_dict(self) -> dict[str, Any]:

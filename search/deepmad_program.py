@@ -95,6 +95,10 @@ def solve_relaxation(relax, cons: DeepMADConstraints, starts: Sequence[np.ndarra
         for r, (i, j) in enumerate(widths_order):
             a[r, i], a[r, j] = -1.0, 1.0
         constraints.append({"type": "ineq", "fun": lambda z: a @ z, "jac": lambda z: a})
+    linear = getattr(relax, "linear_ge", lambda: None)()  # structural rules, linear in z
+    if linear is not None:
+        a_ge, c_ge = linear
+        constraints.append({"type": "ineq", "fun": lambda z: a_ge @ z + c_ge, "jac": lambda z: a_ge})
     bounds = list(zip(relax.lower, relax.upper))
     out = []
     for z0 in starts:

@@ -57,6 +57,7 @@ class EvaluatorFactory:
 
 def _load_builtin() -> None:
     import nas.search.train_eval  # noqa: F401 - registers "train"
+    import nas.search.supernet_eval  # noqa: F401 - registers "supernet"
 
 
 EVALUATORS: Registry[EvaluatorFactory] = Registry("evaluator", loader=_load_builtin)
@@ -70,14 +71,29 @@ class ScoreFactory(EvaluatorFactory):
     uses_score = True
 
     def check(self, config: SearchConfig) -> None:
-        if config.data is not None:
+        if config.data is not None and not _strategy_reads_data(config):
             raise NasError(f"--data {config.data!r} is only read by a trained evaluator "
-                           "(--evaluator train); the score evaluator uses no data")
+                           "(--evaluator train) or a differentiable strategy; the score evaluator uses no data")
+
+    def space_settings(self, config: SearchConfig) -> Mapping[str, Any]:
+        # a differentiable strategy trains on --data: the space takes its class count (its input stays the
+        # space's, where costs and budgets are counted; --resize sets the search network's input)
+        if config.data is None or config.num_classes is not None or not _strategy_reads_data(config):
+            return {}
+        from nas.training.datasets import dataset_signature
+
+        return {"num_classes": dataset_signature(config.data, config.resize)[1]}
 
     def __call__(self, config: SearchConfig, ref: SpaceRef) -> Evaluator:
         from nas.search.space_eval import ScoreEvaluator
 
         return ScoreEvaluator(ref, config.score, config.score_options)
+
+
+def _strategy_reads_data(config: SearchConfig) -> bool:
+    from nas.search.registry import SEARCHERS
+
+    return bool(getattr(SEARCHERS.get(config.strategy), "needs_data", False))
 
 
 def get_evaluator_factory(name: str) -> EvaluatorFactory:

@@ -38,7 +38,7 @@ class ProxyLocalSearch(Searcher):
         if callable(proxy):
             self.proxy: Proxy = proxy
         else:
-            from nas.search.proxies import make_proxy
+            from nas.predictors.proxy_cache import make_proxy
 
             self.proxy = make_proxy(str(proxy), self.space, **dict(self.opts["proxy_options"]))
         self._scores: dict[Architecture, float] = {}

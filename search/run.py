@@ -60,12 +60,20 @@ class Plan:
     notes: list[str]
     target_model: str | None
 
-    def searcher(self) -> Searcher:
+    def searcher(self, out_dir: Path | None = None, resume: bool = False) -> Searcher:
         from nas.search.registry import SEARCHERS
 
+        cls = SEARCHERS.get(self.config.strategy)
         # searchers that design under the budgets themselves (deepmad) get them as numbers
         extra = ({"budgets": self.budgets, "target": self.config.target}
-                 if getattr(SEARCHERS.get(self.config.strategy), "needs_budgets", False) else {})
+                 if getattr(cls, "needs_budgets", False) else {})
+        if getattr(cls, "needs_data", False):  # differentiable search: --data/--epochs, checkpoints in the run folder
+            opts = self.config.strategy_options
+            for key, opt in (("data", "data"), ("epochs", "epochs"), ("resize", "search_input")):
+                if getattr(self.config, key, None) is not None and opt not in opts:
+                    extra[opt] = getattr(self.config, key)
+            if out_dir is not None:
+                extra.update(checkpoint_dir=str(out_dir), resume=resume)
         return make_searcher(self.config.strategy, self.ref.space, np.random.default_rng(self.config.seed),
                              objectives=self.objectives, directions=self.directions,
                              constraint=budget_violation(self.budgets, self.costs) if self.budgets else None,
@@ -102,6 +110,7 @@ def plan(config: SearchConfig) -> Plan:
     if factory.uses_score:
         if config.score == "auto":
             config = replace(config, score=default_score(ref))
+            notes.append(f"--score auto: {config.score} for space {config.space!r} ({auto_score_source(ref.space)})")
         SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
@@ -159,19 +168,29 @@ def measured_score(space: str, min_networks: int = 30) -> str | None:
     return max(taus, key=taus.get) if taus else None
 
 
-def default_score(ref: SpaceRef) -> str:
-    """The score measured best on the space (``measured_score``); without a measurement ``deepmad`` when
-    it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
-    from nas.predictors.score import SCORES
-
-    measured = measured_score(ref.name)
+def auto_score(space: Any) -> str:
+    """What ``--score auto`` picks for ``space``: the score measured best against trained accuracy on the
+    space (``measured_score``); else the best of the table-based measurements recorded in
+    ``nas.predictors.score_choice`` (NB201: Kendall tau against NAS-Bench-201 accuracy); else ``deepmad``
+    where it has a rule for the space's ops, else ``synflow``."""
+    measured = measured_score(space.name)
     if measured is not None:
         return measured
-    try:
-        SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
-    except NasError:
-        return "synflow"
-    return "deepmad"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).score
+
+
+def auto_score_source(space: Any) -> str:
+    if measured_score(space.name) is not None:
+        return f"best Kendall tau against trained accuracy in {MEASURED_SCORES.name}"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).describe()
+
+
+def default_score(ref: SpaceRef) -> str:
+    return auto_score(ref.space)
 
 
 def default_out(config: SearchConfig) -> Path:
@@ -219,10 +238,10 @@ def open_store(config: SearchConfig, p: Plan, out: Path, resume: bool,
     return store, url
 
 
-def make_searcher_checked(p: Plan) -> Searcher:
-    """``p.searcher()``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
+def make_searcher_checked(p: Plan, out_dir: Path | None = None, resume: bool = False) -> Searcher:
+    """``p.searcher(out_dir, resume)``, with a bad searcher option (``--option population=abc``) as a one-line NasError."""
     try:
-        return p.searcher()
+        return p.searcher(out_dir, resume)
     except NasError:
         raise
     except (TypeError, ValueError, KeyError, OverflowError) as e:
@@ -246,6 +265,23 @@ def check_objectives(p: Plan) -> None:
         raise NasError(f"unknown objective(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(known))}")
 
 
+def check_score_memory(p: Plan) -> None:
+    """A score that runs the network (synflow; not DeepMAD's closed form) at an absurd ``--input`` is
+    refused before any trial: one sampled network's fp64 weights, gradients and activations must fit."""
+    if not isinstance(p.evaluator, ScoreEvaluator) or p.evaluator.score == "deepmad":
+        return
+    from nas.hw_models.analytic import analytic_costs
+    from nas.memory import require
+
+    try:
+        spec = p.ref.space.resolve(p.ref.space.sample(np.random.default_rng(p.config.seed)))
+    except NasError:
+        return
+    c = analytic_costs(spec)
+    require(8 * (2 * c.params + spec.input.numel + 2 * c.activations),
+            f"score {p.evaluator.score!r} on a {p.ref.space.name} network at {spec.input}", "use a smaller --input")
+
+
 def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, resume: bool = False,
            on_trial: OnTrial | None = None, log: Callable[[str], None] | None = None) -> tuple[SearchResult, Plan, Path]:
     """Run or resume the search that ``config`` defines; write the run folder; return the result.
@@ -266,9 +302,11 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
     out_dir = run_folder.check_out_dir(out if out is not None else default_out(config))
     if resume and config.storage is None:
         run_folder.check_resumable(out_dir)
-    searcher = make_searcher_checked(p)
+    searcher = make_searcher_checked(p, out_dir, resume)
     check_objectives(p)
-    if not getattr(SEARCHERS.get(config.strategy), "needs_budgets", False):  # deepmad checks feasibility itself
+    check_score_memory(p)
+    cls = SEARCHERS.get(config.strategy)
+    if not getattr(cls, "checks_feasibility", getattr(cls, "needs_budgets", False)):  # deepmad checks it itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     existed = out_dir.exists()
     observe = getattr(p.evaluator, "observe", None)  # a stateful evaluator (a pruner) replays stored trials

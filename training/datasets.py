@@ -269,6 +269,10 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
     tr_rel, va_rel = _stratified_split(y_np[rest], valid_fraction, rng)
     train_idx, valid_idx = rest[tr_rel], rest[va_rel]
 
+    if target is not None:  # the resized copy, its normalised copy and the splits: checked before allocating
+        from nas.memory import require
+
+        require(3 * 4 * len(x_np) * target.numel, f"dataset {spec!r} resized to {target}", "use a smaller --resize")
     x = torch.from_numpy(np.ascontiguousarray(x_np, dtype=np.float32))
     if target is not None:
         x = _resize(x, target)
