@@ -25,7 +25,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig, fan_ins
-from nas.search.deepmad_problem import DeepMADConstraints, GridRows
+from nas.search.deepmad.problem import DeepMADConstraints, GridRows
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.space import SearchSpace
 from nas.searchspace.tensor_type import Layout, TensorType

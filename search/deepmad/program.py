@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nas.search.deepmad_problem import DeepMADConstraints, GridModel, sizes
+from nas.search.deepmad.problem import DeepMADConstraints, GridModel, sizes
 
 Metrics = dict[str, np.ndarray]
 
