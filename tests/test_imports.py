@@ -12,8 +12,6 @@ import networkx as nx
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-#: a registry's loader imports its built-in plug-ins, which register themselves with that registry
-PLUGIN_LOADS = {("nas.search.evaluators", "nas.search.train_eval")}
 
 
 def _modules() -> dict[str, Path]:
@@ -29,11 +27,24 @@ def _modules() -> dict[str, Path]:
     return mods
 
 
+def _registry_loader_imports(tree: ast.Module) -> set[int]:
+    """The import statements inside a registry's loader (``Registry(..., loader=f)``): they load built-in
+    plug-ins that import the registry back to register themselves, by design."""
+    loaders = {kw.value.id for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords
+               if kw.arg == "loader" and isinstance(kw.value, ast.Name)}
+    return {id(n) for f in tree.body if isinstance(f, ast.FunctionDef) and f.name in loaders
+            for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+
+
 def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
     """The nas modules ``name`` imports anywhere in its source (module level, functions, TYPE_CHECKING)."""
     out = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    plugin_loads = _registry_loader_imports(tree)
+    for node in ast.walk(tree):
+        if id(node) in plugin_loads:
+            continue
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -49,7 +60,8 @@ def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
 
 
 def import_graph() -> nx.DiGraph:
-    """Edges between nas modules (packages' ``__init__`` left out: they only re-export)."""
+    """Edges between nas modules (packages' ``__init__`` left out: they only re-export; registry loaders'
+    plug-in imports left out)."""
     mods = _modules()
     g = nx.DiGraph()
     for name, path in mods.items():
@@ -57,7 +69,6 @@ def import_graph() -> nx.DiGraph:
             continue
         g.add_node(name)
         g.add_edges_from((name, t) for t in _imports(name, path, mods) if mods[t].name != "__init__.py")
-    g.remove_edges_from(PLUGIN_LOADS)
     return g
 
 
