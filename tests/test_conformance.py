@@ -3,12 +3,21 @@ or space registered later is covered without touching this file."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from _benchmark_data import load_benchmark
 
 from nas.search.registry import SEARCHERS
-from nas.searchspace import SPACES
-from nas.testing import check_multi_objective_front, check_space, searcher_checks, searcher_traits
+from nas.search.searcher import Searcher
+from nas.searchspace import SPACES, Architecture
+from nas.testing import (
+    check_budget_is_never_exceeded,
+    check_multi_objective_front,
+    check_seed_determinism,
+    check_space,
+    searcher_checks,
+    searcher_traits,
+)
 
 SEARCHER_NAMES = SEARCHERS.names()
 
@@ -47,3 +56,35 @@ def test_multi_objective_searcher_returns_a_front(name: str) -> None:
 @pytest.mark.parametrize("name", SPACES.names())
 def test_space_conforms(name: str) -> None:
     check_space(name, samples=8)
+
+
+class _Unseeded(Searcher):
+    """Breaks the contract: draws from a generator of its own, whatever the seed."""
+
+    name = "unseeded"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.own = np.random.default_rng()
+
+    def ask(self) -> Architecture:
+        return self._mark(self.space.sample(self.own))
+
+
+class _Unconstrained(Searcher):
+    """Breaks the contract: ignores its constraint."""
+
+    name = "unconstrained"
+
+    def ask(self) -> Architecture:
+        return self._mark(self.space.sample(self.rng))
+
+
+@pytest.mark.parametrize(("cls", "check", "message"), [
+    (_Unseeded, check_seed_determinism, "the same seed gave other trials"),
+    (_Unconstrained, check_budget_is_never_exceeded, "asked architectures over its constraint"),
+])
+def test_checks_catch_a_searcher_that_breaks_the_contract(monkeypatch, cls, check, message) -> None:
+    monkeypatch.setitem(SEARCHERS._items, cls.name, cls)
+    with pytest.raises(AssertionError, match=f"{cls.name}: {message}"):
+        check(cls.name)
