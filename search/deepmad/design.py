@@ -1,7 +1,7 @@
 """DeepMAD end to end: space → grid model → mathematical program → rounding, repair, polish → a verified design.
 
 ``design(space, constraints)`` picks the program for the space (``resnet``: the SLSQP relaxation of
-``deepmad_resnet``; ``hybrid``: the integer program of ``deepmad_hybrid``), handles a latency budget by
+``deepmad.resnet``; ``hybrid``: the integer program of ``deepmad.hybrid``), handles a latency budget by
 re-solving under a FLOPs cap rescaled by measured/allowed latency, and verifies the answer on the
 resolved NetSpec: score by ``nas.predictors.deepmad``, costs by ``nas.hw_models.analytic`` (and the
 TinyNAS convention), latency by the hardware target. Every constraint must hold there, or it raises.

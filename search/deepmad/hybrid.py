@@ -36,7 +36,7 @@ MIP_GAP = 1e-6
 
 
 class HybridModel(GridRows):
-    """DeepMAD grid model of a ``hybrid`` space instance (see ``deepmad_problem.GridModel``)."""
+    """DeepMAD grid model of a ``hybrid`` space instance (see ``deepmad.problem.GridModel``)."""
 
     def __init__(self, space: SearchSpace, config: DeepMADConfig | None = None) -> None:
         from nas.searchspace.spaces import hybrid as hs
