@@ -33,6 +33,7 @@ class Bananas(Searcher):
     options: ClassVar[Mapping[str, Any]] = {
         "predictor": "mlp", "encoding": None, "predictor_options": {}, "n_init": 10, "candidates": 100,
         "parents": 10, "batch": 1, "acquisition": "its", "kappa": 0.5}
+    quick_options: ClassVar[Mapping[str, Any]] = {"n_init": 4, "candidates": 20, "parents": 3}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

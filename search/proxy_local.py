@@ -30,6 +30,7 @@ class ProxyLocalSearch(Searcher):
 
     name = "proxy-local"
     options: ClassVar[Mapping[str, Any]] = {"proxy": "synflow", "proxy_options": {}, "pool": 16, "climb": True}
+    quick_options: ClassVar[Mapping[str, Any]] = {"proxy": "params", "pool": 4}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -339,7 +339,8 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
                 if not existed:
                     run_folder.remove_if_only_lock(out_dir)
             raise
-        write_run_folder(out_dir, result, p, storage_url=url)
+        write_run_folder(out_dir, result, config=p.resolved(), arch_config=p.ref.arch_config(),
+                         latency=bool(p.target_model), storage_url=url)
         run_folder.prune(out_dir)
     return result, p, out_dir
 

@@ -28,6 +28,8 @@ class ZeroCostWarmStart(Searcher):
     name = "zc-warmstart"
     options: ClassVar[Mapping[str, Any]] = {"base": "bananas", "base_options": {}, "score": "auto",
                                             "score_options": {}, "pool": 100, "n_warm": 10}
+    quick_options: ClassVar[Mapping[str, Any]] = {"score": "params", "pool": 8, "n_warm": 3,
+                                                  "base_options": {"n_init": 4, "candidates": 20, "parents": 3}}
 
     def __init__(self, space, rng=None, **kwargs: Any) -> None:
         super().__init__(space, rng, **kwargs)

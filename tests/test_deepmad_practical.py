@@ -10,9 +10,9 @@ import pytest
 
 from nas.hw_models.analytic import analytic_costs
 from nas.predictors.deepmad import breakdown
-from nas.search.deepmad_design import design
-from nas.search.deepmad_problem import DeepMADConstraints
-from nas.search.deepmad_resnet import PRACTICAL, ResNetModel
+from nas.search.deepmad.design import design
+from nas.search.deepmad.problem import DeepMADConstraints
+from nas.search.deepmad.resnet import PRACTICAL, ResNetModel
 from nas.searchspace import TensorType, get_space
 
 SIDES_28 = {1: 7, 2: 4, 3: 2, 4: 2, 5: 1}  # each stage's output side at 1x28x28 (stem stride 2)

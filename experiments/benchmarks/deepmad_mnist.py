@@ -72,8 +72,8 @@ def train_and_test(spec, data, config, seed: int) -> tuple[float, float]:
 def deepmad_designs(space, budget: float, rho: float, n: int, seed: int, practical: bool) -> list:
     """``n`` distinct DeepMAD designs, one per budget spread evenly over [budget / 2, budget] (the random
     group's range): one program run's top-k are one shape with widths a few channels apart."""
-    from nas.search.deepmad_design import design
-    from nas.search.deepmad_problem import DeepMADConstraints
+    from nas.search.deepmad.design import design
+    from nas.search.deepmad.problem import DeepMADConstraints
 
     out, seen = [], set()
     for i in range(n):
@@ -104,7 +104,7 @@ def main() -> int:
     import torch
 
     from nas.predictors.deepmad import breakdown
-    from nas.search.deepmad_resnet import ResNetModel
+    from nas.search.deepmad.resnet import ResNetModel
     from nas.searchspace import TensorType, get_space
 
     torch.set_num_threads(1)

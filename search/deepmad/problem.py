@@ -16,7 +16,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig
-from nas.search.deepmad_costs import CONVENTIONS
+from nas.search.deepmad.costs import CONVENTIONS
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import Dimension, SearchSpace
 
@@ -48,7 +48,7 @@ class DeepMADConstraints:
     max_feature_map: float | None = None
     convention: str = "analytic"
     practical: bool = False
-    """Structural rules a practitioner keeps (``nas.search.deepmad_resnet.PRACTICAL``): per stage, kernels
+    """Structural rules a practitioner keeps (``nas.search.deepmad.resnet.PRACTICAL``): per stage, kernels
     no larger than its feature map, depth at most the map's side, bottleneck/mid widths at least 16 and
     at least a quarter of the block's width. Off reproduces the published program (DeepMAD-R50)."""
 
@@ -101,7 +101,7 @@ class GridModel(Protocol):
     Contract: ``dims`` are the space's dimensions in order; an index row picks one choice per dim.
     ``evaluate(idx)`` (idx: int array n × len(dims)) returns float arrays for every name in
     ``METRICS``, exactly equal to the NetSpec path (``nas.predictors.deepmad.breakdown``,
-    ``nas.search.deepmad_costs.convention_costs``, peak activation). ``canonical(idx)`` resets genes
+    ``nas.search.deepmad.costs.convention_costs``, peak activation). ``canonical(idx)`` resets genes
     that carry no meaning; ``arch(row)`` and ``row(arch)`` convert to and from architectures.
     """
 
@@ -133,10 +133,6 @@ class GridRows:
 
     def canonical(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(idx, dtype=np.int64)
-
-
-def rows_of(model: GridModel, archs: Sequence[Architecture]) -> np.ndarray:
-    return np.array([model.row(a) for a in archs], dtype=np.int64).reshape(len(archs), len(model.dims))
 
 
 def sizes(model: GridModel) -> np.ndarray:

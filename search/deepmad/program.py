@@ -1,5 +1,5 @@
 """DeepMAD's mathematical program: a continuous relaxation solved with SLSQP, rounding onto the grid,
-a feasibility repair and a local polish, all on a grid model (``deepmad_problem.GridModel``).
+a feasibility repair and a local polish, all on a grid model (``deepmad.problem.GridModel``).
 
 1. **Relaxation** (``solve_relaxation``): maximise the smooth score over continuous variables (for the
    ``resnet`` space: log-widths, log-bottlenecks, log-kernels, depths) subject to FLOPs, params,
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nas.search.deepmad_problem import DeepMADConstraints, GridModel, sizes
+from nas.search.deepmad.problem import DeepMADConstraints, GridModel, sizes
 
 Metrics = dict[str, np.ndarray]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas.predictors.deepmad import DeepMADConfig
-from nas.search.deepmad_problem import GridRows
+from nas.search.deepmad.problem import GridRows
 from nas.searchspace.space import SearchSpace
 
 STEM_KERNEL = 3
@@ -70,7 +70,7 @@ PRACTICAL = PracticalRules()
 
 
 class ResNetModel(GridRows):
-    """DeepMAD grid model of a ``resnet`` space instance (see ``nas.search.deepmad_problem.GridModel``).
+    """DeepMAD grid model of a ``resnet`` space instance (see ``nas.search.deepmad.problem.GridModel``).
 
     ``rules`` (``PracticalRules``) narrows the grid per stage (kernels, depths, mids) and adds the
     mid ≥ width / ratio rule to ``widths_ok``; None is the published program's full grid."""
