@@ -54,9 +54,13 @@ def ddp_check(steps: int = 10, space: str = "nb201") -> dict:
                     *me, str(tmp / "two.pt")], check=True)
     t2 = time.time()
     a, b = torch.load(tmp / "one.pt"), torch.load(tmp / "two.pt")
-    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point())
+    diffs = {k: float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point()}
+    worst = max(diffs, key=diffs.get)
+    diff = diffs[worst]
     scale = max(float(a[k].abs().max()) for k in a if a[k].is_floating_point())
-    return {"ddp_max_abs_diff": diff, "largest_abs_weight": scale, "steps": steps, "space": space,
+    params = {k for k, v in a.items() if v.is_floating_point() and "running_" not in k}
+    return {"ddp_max_abs_diff": diff, "worst_tensor": worst,
+            "ddp_max_abs_diff_parameters": max(diffs[k] for k in params), "largest_abs_weight": scale, "steps": steps, "space": space,
             "global_batch": 64, "processes": 2, "one_process_seconds": t1 - t0, "two_processes_seconds": t2 - t1,
             "loadavg": os.getloadavg()[0]}
 
