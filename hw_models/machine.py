@@ -43,20 +43,6 @@ def user_data_dir() -> Path:
     return base / "latency"
 
 
-def available_memory_bytes() -> int | None:
-    """Memory a new allocation can take on this machine now (Linux ``MemAvailable``), None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 THREADS_ENV = "NAS_THREADS"
 
 

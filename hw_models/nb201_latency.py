@@ -207,8 +207,3 @@ def benchmark(data: HelpLatencyData, samples: int, seed: int = 0, design: str = 
                     "median_ape": float(np.mean([r["median_ape"] for r in sel])),
                     "worst_device": worst["device"], "worst_spearman": worst["spearman"]})
     return out
-
-
-def flops_baseline(data: HelpLatencyData, flops: np.ndarray, devices: Sequence[str] | None = None) -> list[dict[str, object]]:
-    """Spearman ρ of FLOPs against each device's latency over all cells (the baseline HELP quotes)."""
-    return [{"device": d, "spearman": spearman(flops, data.ms[:, data.column(d)])} for d in (devices or data.devices)]

@@ -41,6 +41,8 @@ _EXPORTS = {
     "SEARCHERS": "nas.search",
     "get_target": "nas.hw_models.targets",
     "SCORES": "nas.predictors.score",
+    "load_model": "nas.supernet.export",
+    "build_supernet": "nas.supernet",
 }
 
 __all__ = list(_EXPORTS)  # noqa: PLE0605

@@ -86,3 +86,25 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
     except OSError as e:
         raise NasError(f"{what} file {str(p)!r} cannot be read: {e.strerror or e}") from None
     return parse_json(text, f"{what} file {str(p)!r}")
+
+
+def check_out_dir(out: str | os.PathLike[str]) -> Path:
+    """``--out`` (a run folder) as a Path, or a one-line NasError when it is empty, a file, or under a
+    file or an unwritable folder. Creates nothing."""
+    text = os.fspath(out)
+    if not text.strip():
+        raise NasError("--out is empty; give a run folder such as runs/my-search")
+    p = Path(text)
+    try:
+        if p.exists() and not p.is_dir():
+            raise NasError(f"--out {text!r} is a file, not a folder; give a run folder")
+        anc = p.absolute()
+        while not anc.exists():
+            anc = anc.parent
+        if not anc.is_dir():
+            raise NasError(f"--out {text!r} cannot be created: {str(anc)!r} is a file")
+        if not os.access(anc, os.W_OK | os.X_OK):
+            raise NasError(f"--out {text!r}: cannot write in {str(anc)!r} (permission denied)")
+    except OSError as e:  # a name too long, a loop of links
+        raise NasError(f"--out {text!r} cannot be used: {e.strerror or e}") from None
+    return p

@@ -12,12 +12,13 @@ from nas.errors import NasError
 
 DEFAULT_SPACE = "hybrid"
 DEFAULT_SCORE = "auto"
-"""``auto``: deepmad where it has a rule for every op of the space, else synflow (see ``run.plan``)."""
+"""``auto``: the score measured best against trained accuracy on the space, else the recorded NB201 table
+measurement, else deepmad where it has a rule for every op of the space, else synflow (``run.auto_score``)."""
 DEFAULT_STRATEGY = "nsga2"
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",
                   "target", "score", "score_options", "objectives", "directions", "batch_size",
-                  "evaluator", "data", "resize", "epochs", "pruner", "train_options")
+                  "evaluator", "data", "resize", "epochs", "pruner", "train_options", "supernet")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class SearchConfig:
     epochs: int = 3
     pruner: str = "none"
     train_options: dict[str, Any] = field(default_factory=dict)
+    supernet: str | None = None
+    """checkpoint of ``--evaluator supernet``"""
 
     def __post_init__(self) -> None:
         _check_types(self)

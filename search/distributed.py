@@ -76,8 +76,6 @@ def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: st
     from ray import tune
     from ray.tune.search import Searcher as TuneSearcher
 
-    from nas.search.driver import DONE
-
     if workers < 1:
         raise NasError(f"--workers must be at least 1, got {workers}")
 
@@ -88,7 +86,7 @@ def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: st
 
         def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
             job = loop.next_job()
-            if job == DONE:
+            if job == loop.DONE:
                 return TuneSearcher.FINISHED
             if job is None:
                 return None
@@ -144,5 +142,5 @@ def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: st
     finally:
         if started:
             ray.shutdown()
-    if loop.next_job() != DONE:
+    if loop.next_job() != loop.DONE:
         raise NasError("Ray Tune stopped before the search finished; rerun with --resume to continue")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
@@ -38,6 +38,8 @@ class SearchLoop:
     ``next_job()`` gives ``(number, arch)`` to evaluate, ``None`` while the current batch waits for
     results, or ``DONE``; ``complete(number, outcome)`` records one evaluated job.
     """
+
+    DONE: ClassVar[str] = DONE
 
     def __init__(self, searcher: Searcher, n_trials: int, *, costs: CostFn | None = None,
                  budgets: Sequence[Budget] = (), store: TrialStore | None = None, batch_size: int = 1,

@@ -57,6 +57,7 @@ class EvaluatorFactory:
 
 def _load_builtin() -> None:
     import nas.search.train_eval  # noqa: F401 - registers "train"
+    import nas.search.supernet_eval  # noqa: F401 - registers "supernet"
 
 
 EVALUATORS: Registry[EvaluatorFactory] = Registry("evaluator", loader=_load_builtin)

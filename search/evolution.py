@@ -24,6 +24,7 @@ class RegularizedEvolution(Searcher):
 
     name = "evolution"
     options: ClassVar[Mapping[str, Any]] = {"population": 50, "sample_size": 10}
+    quick_options: ClassVar[Mapping[str, Any]] = {"population": 4, "sample_size": 2}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -67,6 +67,7 @@ class HVISearch(Searcher):
     multi_objective = True
     options: ClassVar[Mapping[str, Any]] = {"n_init": 10, "pool": 20000, "trees": 32, "kappa": 1.0,
                                              "canonical": True}
+    quick_options: ClassVar[Mapping[str, Any]] = {"n_init": 4, "pool": 300, "trees": 4}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +81,7 @@ class HVISearch(Searcher):
         self._row: dict[str, int] = {}
         self._digests: list[str] = []
         self._by_digest: dict[str, Architecture] = {}
+        self._pool_rng: dict[str, Any] | None = None
 
     # -- candidates -------------------------------------------------------------------------------
     def _candidates(self) -> list[Architecture]:
@@ -92,7 +94,13 @@ class HVISearch(Searcher):
                      for vals in itertools.product(*(d.choices for d in self.space.dims))]
             archs = [a for a in archs if self.space.contains(a)]
         else:
-            archs = [self.space.sample(self.rng) for _ in range(pool)]
+            if self._pool_rng is None:  # the first draw: remember where it started
+                self._pool_rng = self.rng.bit_generator.state
+                rng = self.rng
+            else:  # a loaded searcher redraws its pool from there (its own rng is already past the draw)
+                rng = np.random.Generator(type(self.rng.bit_generator)())
+                rng.bit_generator.state = self._pool_rng
+            archs = [self.space.sample(rng) for _ in range(pool)]
         if self.opts["canonical"]:
             archs = [canonical(a) for a in archs]
         seen: dict[str, Architecture] = {}
@@ -168,4 +176,9 @@ class HVISearch(Searcher):
         return gain
 
     def _state(self) -> dict[str, Any]:
-        return {}
+        return {"pool_rng": self._pool_rng}
+
+    def _load_state(self, own: Mapping[str, Any]) -> None:
+        self._pool_rng = own.get("pool_rng")
+        self._cands = None
+        self._by_digest = {t.arch.digest(): t.arch for t in self.history}

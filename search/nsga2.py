@@ -30,6 +30,7 @@ class NSGA2(Searcher):
     name = "nsga2"
     multi_objective = True
     options: ClassVar[Mapping[str, Any]] = {"population": 20, "crossover_prob": 0.9, "mutation_prob": 1.0}
+    quick_options: ClassVar[Mapping[str, Any]] = {"population": 4}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -174,6 +174,10 @@ class OptunaSearcher(Searcher):
                 self.tell(Trial.from_json(ev["tell"]))
 
 
+_QUICK = {"tpe": {"n_startup_trials": 4}, "gp": {"n_startup_trials": 4}, "nsga2": {"population_size": 4},
+          "nsga3": {"population_size": 4}}
+
+
 def _register(kind: str) -> None:
     def factory(space, rng=None, **options: Any) -> OptunaSearcher:
         if "sampler" in options:
@@ -181,6 +185,8 @@ def _register(kind: str) -> None:
         return OptunaSearcher(space, rng, sampler=kind, **options)
 
     factory.__doc__ = f"Optuna's {kind} sampler through OptunaSearcher."
+    factory.searcher_class = OptunaSearcher  # type: ignore[attr-defined]  # its capabilities
+    factory.quick_options = {"sampler_options": _QUICK.get(kind, {})}  # type: ignore[attr-defined]
     SEARCHERS.add(f"optuna-{kind}", factory)
 
 

@@ -30,6 +30,7 @@ class ProxyLocalSearch(Searcher):
 
     name = "proxy-local"
     options: ClassVar[Mapping[str, Any]] = {"proxy": "synflow", "proxy_options": {}, "pool": 16, "climb": True}
+    quick_options: ClassVar[Mapping[str, Any]] = {"proxy": "params", "pool": 4}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -37,7 +38,7 @@ class ProxyLocalSearch(Searcher):
         if callable(proxy):
             self.proxy: Proxy = proxy
         else:
-            from nas.search.proxies import make_proxy
+            from nas.predictors.proxy_cache import make_proxy
 
             self.proxy = make_proxy(str(proxy), self.space, **dict(self.opts["proxy_options"]))
         self._scores: dict[Architecture, float] = {}

@@ -9,10 +9,6 @@ import numpy as np
 
 from nas.searchspace.registry import Registry
 
-BUILTIN = ("random", "evolution", "local", "nsga2", "optuna-tpe", "optuna-nsga2", "optuna-nsga3",
-           "optuna-random", "optuna-qmc", "optuna-gp", "optuna-bruteforce", "proxy-local")
-"""The built-in searchers (``deepmad`` registers itself from ``nas.search.deepmad`` when present)."""
-
 
 def _load_builtin_searchers() -> None:
     from importlib import import_module

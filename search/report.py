@@ -4,14 +4,12 @@ architecture JSON per network (readable by ``nas cost``), and a PNG plot of the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nas.io import write_json_atomic, write_text_atomic
-from nas.search.trial import SearchResult, Trial
+from nas.search.run_analysis import report_view, run_title
+from nas.search.trial import SearchResult
 from nas.searchspace.architecture import save_architecture
-
-if TYPE_CHECKING:
-    from nas.search.run import Plan
 
 
 def front_rows(result: SearchResult, arch_dir: Path, space_config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -30,36 +28,10 @@ def front_rows(result: SearchResult, arch_dir: Path, space_config: dict[str, Any
     return rows
 
 
-def report_view(result: SearchResult, cost_names: list[str]) -> SearchResult:
-    """The result whose front is reported: the search's own objectives when there are several; for a
-    single-objective search, that objective (maximised or minimised as searched) against ``cost_names``."""
-    if len(result.objectives) > 1:
-        return result
-    name, direction = result.objectives[0], result.directions[0]
-    costs = [c for c in cost_names if c != name]
-    trials = []
-    for t in result.trials:
-        if t.complete and all(c in t.costs for c in costs):
-            t = Trial(t.number, t.arch, t.state, t.costs, (t.values[0], *(t.costs[c] for c in costs)), t.scores,
-                      t.duration_s, t.error, t.info)
-        elif t.complete:
-            t = Trial(t.number, t.arch, "failed", t.costs, (), t.scores, t.duration_s, "costs missing", t.info)
-        trials.append(t)
-    return SearchResult(trials, (name, *costs), (direction, *["minimize"] * len(costs)), result.config)
-
-
 def summary(result: SearchResult) -> dict[str, Any]:
     states = {s: sum(t.state == s for t in result.trials) for s in ("complete", "infeasible", "failed")}
     errors = sorted({t.error for t in result.trials if t.state == "failed"})
     return {"trials": len(result), **states, "failed_errors": errors[:5]}
-
-
-def run_title(config: dict[str, Any]) -> str:
-    """One line naming a run from its resolved config: space / strategy / seed / score / budgets / target."""
-    budgets = ", ".join(config.get("budgets", [])) or "no budget"
-    target = f"target {config['target']}" if config.get("latency_model") else "no target"
-    return (f"{config.get('space')} / {config.get('strategy')} / seed {config.get('seed')} / "
-            f"{config.get('score')} / {budgets} / {target}")
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -82,22 +54,20 @@ def plot_front(result: SearchResult, path: Path, title: str = "") -> Path | None
     return save_figure(front_figure(result, title), path)
 
 
-def write_run_folder(out: Path, result: SearchResult, plan: Plan, storage_url: str) -> dict[str, Any]:
-    """Write everything a user keeps from a run; returns the paths."""
+def write_run_folder(out: Path, result: SearchResult, *, config: dict[str, Any], arch_config: dict[str, Any],
+                     latency: bool, storage_url: str) -> dict[str, Any]:
+    """Write everything a user keeps from a run (``config``: its resolved config; ``arch_config``: what
+    each front architecture's JSON records of the space; ``latency``: a target model gave latencies);
+    returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "trials.json")
     write_text_atomic(out / "trials.csv", result.to_dataframe().to_csv(index=False))
-    view = report_view(result, ["latency_ms", "flops"] if plan.target_model else ["flops"])
-    rows = front_rows(view, out / "archs", plan.ref.arch_config())
+    view = report_view(result, ["latency_ms", "flops"] if latency else ["flops"])
+    rows = front_rows(view, out / "archs", arch_config)
     front = {"objectives": list(view.objectives), "directions": list(view.directions), "pareto": rows}
     _write_json(out / "front.json", front)
-    png = plot_front(view, out / "front.png", run_title(plan.resolved()))
+    png = plot_front(view, out / "front.png", run_title(config))
     paths = {"folder": str(out), "config": str(out / "config.json"), "trials_csv": str(out / "trials.csv"),
              "trials_json": str(out / "trials.json"), "front": str(out / "front.json"),
              "plot": str(png) if png else None, "storage": storage_url}
     return paths
-
-
-def best_by(trials: list[Trial], key: str) -> Trial | None:
-    done = [t for t in trials if t.complete and key in t.scores]
-    return max(done, key=lambda t: t.scores[key]) if done else None

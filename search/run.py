@@ -110,6 +110,7 @@ def plan(config: SearchConfig) -> Plan:
     if factory.uses_score:
         if config.score == "auto":
             config = replace(config, score=default_score(ref))
+            notes.append(f"--score auto: {config.score} for space {config.space!r} ({auto_score_source(ref.space)})")
         SCORES.get(config.score)
     budgets = tuple(Budget.parse(b) for b in config.budgets)
     target = config.target
@@ -167,19 +168,29 @@ def measured_score(space: str, min_networks: int = 30) -> str | None:
     return max(taus, key=taus.get) if taus else None
 
 
-def default_score(ref: SpaceRef) -> str:
-    """The score measured best on the space (``measured_score``); without a measurement ``deepmad`` when
-    it scores a sample of the space (it has a rule for its ops), else ``synflow``."""
-    from nas.predictors.score import SCORES
-
-    measured = measured_score(ref.name)
+def auto_score(space: Any) -> str:
+    """What ``--score auto`` picks for ``space``: the score measured best against trained accuracy on the
+    space (``measured_score``); else the best of the table-based measurements recorded in
+    ``nas.predictors.score_choice`` (NB201: Kendall tau against NAS-Bench-201 accuracy); else ``deepmad``
+    where it has a rule for the space's ops, else ``synflow``."""
+    measured = measured_score(space.name)
     if measured is not None:
         return measured
-    try:
-        SCORES.get("deepmad")()(ref.space.resolve(ref.space.sample(np.random.default_rng(0))))
-    except NasError:
-        return "synflow"
-    return "deepmad"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).score
+
+
+def auto_score_source(space: Any) -> str:
+    if measured_score(space.name) is not None:
+        return f"best Kendall tau against trained accuracy in {MEASURED_SCORES.name}"
+    from nas.predictors.score_choice import best_score
+
+    return best_score(space).describe()
+
+
+def default_score(ref: SpaceRef) -> str:
+    return auto_score(ref.space)
 
 
 def default_out(config: SearchConfig) -> Path:
@@ -254,6 +265,23 @@ def check_objectives(p: Plan) -> None:
         raise NasError(f"unknown objective(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(known))}")
 
 
+def check_score_memory(p: Plan) -> None:
+    """A score that runs the network (synflow; not DeepMAD's closed form) at an absurd ``--input`` is
+    refused before any trial: one sampled network's fp64 weights, gradients and activations must fit."""
+    if not isinstance(p.evaluator, ScoreEvaluator) or p.evaluator.score == "deepmad":
+        return
+    from nas.hw_models.analytic import analytic_costs
+    from nas.memory import require
+
+    try:
+        spec = p.ref.space.resolve(p.ref.space.sample(np.random.default_rng(p.config.seed)))
+    except NasError:
+        return
+    c = analytic_costs(spec)
+    require(8 * (2 * c.params + spec.input.numel + 2 * c.activations),
+            f"score {p.evaluator.score!r} on a {p.ref.space.name} network at {spec.input}", "use a smaller --input")
+
+
 def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, resume: bool = False,
            on_trial: OnTrial | None = None, log: Callable[[str], None] | None = None) -> tuple[SearchResult, Plan, Path]:
     """Run or resume the search that ``config`` defines; write the run folder; return the result.
@@ -276,6 +304,7 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
         run_folder.check_resumable(out_dir)
     searcher = make_searcher_checked(p, out_dir, resume)
     check_objectives(p)
+    check_score_memory(p)
     cls = SEARCHERS.get(config.strategy)
     if not getattr(cls, "checks_feasibility", getattr(cls, "needs_budgets", False)):  # deepmad checks it itself
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
@@ -310,7 +339,8 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
                 if not existed:
                     run_folder.remove_if_only_lock(out_dir)
             raise
-        write_run_folder(out_dir, result, p, storage_url=url)
+        write_run_folder(out_dir, result, config=p.resolved(), arch_config=p.ref.arch_config(),
+                         latency=bool(p.target_model), storage_url=url)
         run_folder.prune(out_dir)
     return result, p, out_dir
 

@@ -17,7 +17,6 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.io import read_json
-from nas.search.report import report_view, run_title
 from nas.search.trial import SearchResult, Trial, hypervolume, nondominated_mask
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.netspec import NetSpec
@@ -25,6 +24,32 @@ from nas.searchspace.space import SearchSpace
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def report_view(result: SearchResult, cost_names: list[str]) -> SearchResult:
+    """The result whose front is reported: the search's own objectives when there are several; for a
+    single-objective search, that objective (maximised or minimised as searched) against ``cost_names``."""
+    if len(result.objectives) > 1:
+        return result
+    name, direction = result.objectives[0], result.directions[0]
+    costs = [c for c in cost_names if c != name]
+    trials = []
+    for t in result.trials:
+        if t.complete and all(c in t.costs for c in costs):
+            t = Trial(t.number, t.arch, t.state, t.costs, (t.values[0], *(t.costs[c] for c in costs)), t.scores,
+                      t.duration_s, t.error, t.info)
+        elif t.complete:
+            t = Trial(t.number, t.arch, "failed", t.costs, (), t.scores, t.duration_s, "costs missing", t.info)
+        trials.append(t)
+    return SearchResult(trials, (name, *costs), (direction, *["minimize"] * len(costs)), result.config)
+
+
+def run_title(config: dict[str, Any]) -> str:
+    """One line naming a run from its resolved config: space / strategy / seed / score / budgets / target."""
+    budgets = ", ".join(config.get("budgets", [])) or "no budget"
+    target = f"target {config['target']}" if config.get("latency_model") else "no target"
+    return (f"{config.get('space')} / {config.get('strategy')} / seed {config.get('seed')} / "
+            f"{config.get('score')} / {budgets} / {target}")
 
 
 def min_form(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:

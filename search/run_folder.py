@@ -9,37 +9,15 @@ folder resumes. A run that fails before its first complete trial takes back what
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
+from nas.io import check_out_dir  # noqa: F401 - part of this module's interface
 
 DB_NAME = "study.db"
 _SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
-
-
-def check_out_dir(out: str | os.PathLike[str]) -> Path:
-    """``--out`` as a Path, or a one-line NasError when it is empty, a file, or under a file or an
-    unwritable folder. Creates nothing."""
-    text = os.fspath(out)
-    if not text.strip():
-        raise NasError("--out is empty; give a run folder such as runs/my-search")
-    p = Path(text)
-    try:
-        if p.exists() and not p.is_dir():
-            raise NasError(f"--out {text!r} is a file, not a folder; give a run folder")
-        anc = p.absolute()
-        while not anc.exists():
-            anc = anc.parent
-        if not anc.is_dir():
-            raise NasError(f"--out {text!r} cannot be created: {str(anc)!r} is a file")
-        if not os.access(anc, os.W_OK | os.X_OK):
-            raise NasError(f"--out {text!r}: cannot write in {str(anc)!r} (permission denied)")
-    except OSError as e:  # a name too long, a loop of links
-        raise NasError(f"--out {text!r} cannot be used: {e.strerror or e}") from None
-    return p
 
 
 @contextlib.contextmanager

@@ -53,6 +53,17 @@ class Searcher(ABC):
     multi_objective: ClassVar[bool] = False
     owns_loop: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Any]] = {}
+    #: capabilities (read by the run and by ``nas.testing``'s conformance checks, never by name):
+    needs_budgets: ClassVar[bool] = False
+    """It designs under the budgets itself: constructed with ``budgets=`` and ``target=``."""
+    needs_data: ClassVar[bool] = False
+    """It trains networks on a dataset (``--data``): the data-free conformance checks skip it."""
+    benchmark: ClassVar[str | None] = None
+    """The tabular benchmark (and space) whose data it reads, e.g. ``"nb201"``."""
+    spaces: ClassVar[tuple[str, ...] | None] = None
+    """The spaces it supports (None: any)."""
+    quick_options: ClassVar[Mapping[str, Any]] = {}
+    """Options that make a dozen trials cheap but still exercise its adaptive part (conformance checks)."""
 
     def __init__(
         self,

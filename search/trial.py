@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +58,6 @@ class Trial:
     @property
     def complete(self) -> bool:
         return self.state == "complete"
-
-    def renumbered(self, number: int) -> Trial:
-        return replace(self, number=number)
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "arch": self.arch.to_json(), "state": self.state,

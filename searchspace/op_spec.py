@@ -80,6 +80,10 @@ class OpSpec:
     description: ClassVar[str] = ""
     #: a shape-preserving spatial/token mixer usable in a MetaFormer block's mixer slot
     token_mixer: ClassVar[bool] = False
+    #: hyper-parameters a weight-sharing supernet may vary at one layer position while sharing one weight
+    #: set sliced from the largest case ("in" names the input channels); any other difference gets its own
+    #: weight set (one per typed choice). The elastic modules themselves live in ``nas.supernet``.
+    elastic: ClassVar[tuple[str, ...]] = ()
 
     # -- validation ---------------------------------------------------------------------------
     def check(self, t: TensorType, hp: Mapping[str, Any] | None = None, *, where: str = "") -> HParams:

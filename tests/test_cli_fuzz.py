@@ -196,8 +196,8 @@ CASES: list[Case] = [
     C("cost-bad-nb201-string", "cost", "|bogus~0|", expect="bogus"),
     C("cost-no-arch", "cost", expect="required"),
     # nas analyze
-    C("analyze-zero-samples", "analyze", "nb201", "--samples", "0", expect="--samples must lie in"),
-    C("analyze-huge-samples", "analyze", "nb201", "--samples", "100000000", expect="--samples must lie in"),
+    C("analyze-zero-samples", "analyze", "nb201", "--samples", "0", expect="--samples must be at least 1"),
+    C("analyze-huge-samples", "analyze", "nb201", "--samples", "100000000", expect="--samples must be at most"),
     C("analyze-negative-seed", "analyze", "nb201", "--seed", "-1", expect="--seed must be"),
     C("analyze-unknown-space", "analyze", "nb999", expect="nb999"),
     C("analyze-float-samples", "analyze", "nb201", "--samples", "1e3", expect="invalid int value"),
@@ -231,6 +231,7 @@ CASES: list[Case] = [
     C("search-unknown-score", *S, *R, "--score", "vibes", expect="vibes"),
     C("search-unknown-target", *S, *R, "--target", "tpu9", expect="tpu9"),
     C("search-bad-input", *S, *R, "--input", "3x7", expect="expected CxHxW"),
+    C("search-huge-input-synflow", *S, *R, "--input", "3x100000x100000", "--score", "synflow", expect="GiB"),
     C("search-bad-storage", *S, *R, "--storage", "bogus://x", expect="bogus://x"),
     # nas search: config files
     C("search-config-trials-text", *S, *R, "--config", "{d}/cfg/trials_str.toml", expect="trials must be an integer"),
@@ -275,6 +276,23 @@ CASES: list[Case] = [
     C("calibrate-nan-budget", "latency", "calibrate", "--budget", "nan", expect="budget_s must be"),
     C("calibrate-two-networks", "latency", "calibrate", "--networks", "2", expect="at least 3"),
     C("calibrate-out-folder", "latency", "calibrate", "--out", "{d}/emptydir", expect="bad --out"),
+    # nas train / eval
+    C("train-zero-epochs", "train", "resnet18", "--epochs", "0", "--out", "{d}/runs/t", expect="epochs=0"),
+    C("train-huge-batch", "train", "resnet18", "--batch-size", "100000000", "--out", "{d}/runs/t", expect="batch_size"),
+    C("train-nan-lr", "train", "resnet18", "--lr", "nan", "--out", "{d}/runs/t", expect="lr=nan"),
+    C("train-negative-seed", "train", "resnet18", "--seed", "-1", "--out", "{d}/runs/t", expect="seed=-1"),
+    C("train-unknown-data", "train", "resnet18", "--data", "nope", "--out", "{d}/runs/t", expect="unknown dataset"),
+    C("train-huge-resize", "train", "resnet18", "--resize", "3x100000x100000", "--out", "{d}/runs/t", expect="GiB"),
+    C("train-out-empty", "train", "resnet18", "--out", "", expect="--out is empty"),
+    C("train-out-file", "train", "resnet18", "--out", "{d}/afile", expect="is a file"),
+    C("eval-missing", "eval", "{d}/nope.pt", expect="does not exist"),
+    C("eval-not-a-checkpoint", "eval", "{d}/trunc.json", expect="corrupt or truncated"),
+    # nas report
+    C("report-missing-folder", "report", "{d}/nope", expect="does not exist"),
+    C("report-not-a-run", "report", "{d}/emptydir", expect="not a finished"),
+    C("report-chosen-out-of-range", "report", "{d}/done", "--chosen", "99", "-o", "{d}/r.html", expect="out of range"),
+    C("report-output-under-file", "report", "{d}/done", "-o", "{d}/afile/r.html", expect="does not exist"),
+    C("report-figures-file", "report", "{d}/done", "--figures", "{d}/afile", "-o", "{d}/r.html", expect="is a file"),
     # nas bench
     C("bench-unknown", "bench", "nb999", expect="invalid choice"),
     C("bench-search-zero-seeds", "bench", "nb201-search", "--seeds", "0", expect="--seeds must lie in"),

@@ -13,13 +13,13 @@ from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
 from nas.predictors.deepmad import DeepMADConfig, DeepMADScore, breakdown, fan_ins
 from nas.predictors.score import SCORES
-from nas.search.deepmad_costs import convention_costs
-from nas.search.deepmad_design import design, verify
-from nas.search.deepmad_ea import DeepMADEvolution
-from nas.search.deepmad_hybrid import HybridModel
-from nas.search.deepmad_problem import DeepMADConstraints
-from nas.search.deepmad_program import ProgramStats, polish
-from nas.search.deepmad_resnet import ResNetModel, ResNetRelaxation
+from nas.search.deepmad.costs import convention_costs
+from nas.search.deepmad.design import design, verify
+from nas.search.deepmad.ea import DeepMADEvolution
+from nas.search.deepmad.hybrid import HybridModel
+from nas.search.deepmad.problem import DeepMADConstraints
+from nas.search.deepmad.program import ProgramStats, polish
+from nas.search.deepmad.resnet import ResNetModel, ResNetRelaxation
 from nas.searchspace import HParams, TensorType, get_space
 from nas.searchspace.spaces.resnet import deepmad_r50_genes
 

@@ -116,8 +116,8 @@ def test_synflow_is_deterministic_cached_and_separates_disconnected_cells(space,
 
 
 def test_unknown_proxy_is_one_line(space) -> None:
-    with pytest.raises(NasError, match="unknown proxy 'snip'; allowed: flops, params, synflow"):
-        make_proxy("snip", space)
+    with pytest.raises(NasError, match="unknown proxy 'nope'; allowed: deepmad, epe_nas, fisher, flops"):
+        make_proxy("nope", space)
 
 
 def test_proxy_local_climbs_the_proxy_then_queries_neighbours_in_proxy_order(space) -> None:

@@ -100,11 +100,11 @@ def _fake_train(model, data, config, *, on_epoch=None, **kw) -> TrainResult:
 def test_pruned_search_resumes_to_the_uninterrupted_trials(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(trainer_mod, "train", _fake_train)
     cfg = SearchConfig(space="resnet", strategy="random", evaluator="train", data="digits", epochs=9,
-                       pruner="sha", trials=16, batch_size=4, budgets=("2M-flops",))
+                       pruner="sha", trials=12, batch_size=4, budgets=("2M-flops",))
     whole, _, _ = search(cfg, tmp_path / "whole", log=lambda m: None)
     from dataclasses import replace
 
-    search(replace(cfg, trials=7), tmp_path / "part", log=lambda m: None)
+    search(replace(cfg, trials=5), tmp_path / "part", log=lambda m: None)
     resumed, _, out = search(cfg, tmp_path / "part", resume=True, log=lambda m: None)
 
     def essence(r):

@@ -4,74 +4,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import nullcontext
 from itertools import pairwise
 
 import networkx as nx
 import numpy as np
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
-from nas.searchspace import (
-    SPACES,
-    Architecture,
-    NetSpec,
-    TensorType,
-    get_space,
-    load_architecture,
-    resolve_layers,
-    save_architecture,
-)
+from nas.searchspace import SPACES, Architecture, TensorType, get_space, load_architecture, save_architecture
+from nas.testing import run_forward, tiny_spec
+from nas.testing.spaces import small_input
 
 SPACE_NAMES = SPACES.names()
 SAMPLES = 50
 TRACED = 6
-#: built networks keep every op and hyper-parameter of the sample but 1/TINY of its widths and 10 classes
-TINY = 4
-WIDTH_KEYS = ("out", "mid", "dim", "hidden")
-
-
-def _test_input(space) -> TensorType:
-    side = 32 if space.input.height <= 32 else 64
-    return TensorType.map(space.input.channels, side, side)
 
 
 def _samples(space, seed: int, n: int) -> list[Architecture]:
     rng = np.random.default_rng(seed)
     return [space.sample(rng) for _ in range(n)]
-
-
-def _tiny(space, a: Architecture, inp: TensorType) -> NetSpec:
-    """``a`` resolved at full width (as a search sees it), then rebuilt layer for layer with every width
-    hyper-parameter divided by ``TINY`` and at most 10 classes: the same ops, kernels, strides, depths,
-    expansions, mixers and heads, in a module a few hundred times cheaper to build and run."""
-    space.resolve(a, inp)
-    layers = []
-    for name, op, hp in space.layers(a.genes, inp):
-        hp = dict(hp)
-        for k in WIDTH_KEYS:
-            if hp.get(k):
-                hp[k] = max(1, hp[k] // TINY)
-        if "classes" in hp:
-            hp["classes"] = min(hp["classes"], 10)
-        layers.append((name, op, hp))
-    return resolve_layers(inp, layers, name=f"{a.space}:tiny")
-
-
-def _run(spec: NetSpec, count: bool = False) -> tuple[int, int, tuple[int, ...]]:
-    """Build ``spec`` with real weights and run one batch-1 forward pass.
-
-    Returns (params, traced MACs or -1, output shape).
-    """
-    module = spec.build().eval()
-    params = sum(p.numel() for p in module.parameters())
-    with FlopCounterMode(display=False) if count else nullcontext() as counter, torch.no_grad():
-        y = module(torch.randn(spec.input.shape(1)))
-    assert torch.isfinite(y).all(), spec.name
-    return params, counter.get_total_flops() // 2 if count else -1, tuple(y.shape)
 
 
 def _inactive(space, a: Architecture) -> set[str]:
@@ -81,6 +34,15 @@ def _inactive(space, a: Architecture) -> set[str]:
 def _meaningful_diff(space, a: Architecture, b: Architecture) -> list[str]:
     off = _inactive(space, a) | _inactive(space, b)
     return [k for k in a.genes if a[k] != b[k] and k not in off]
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny networks run faster on one thread (and do not stall on a CPU shared with other jobs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module", params=SPACE_NAMES)
@@ -93,27 +55,27 @@ def test_expected_spaces_registered() -> None:
     assert {"nb201", "hybrid", "mobilenet", "resnet"} <= set(SPACE_NAMES)
 
 
-def test_samples_resolve_build_and_run(space_and_samples) -> None:
+def test_samples_resolve_build_and_run(space_and_samples, one_thread) -> None:
     """50 seeded samples resolve, build with real weights (the analytic params) and run a forward pass
-    at 64² (32² for nb201) to the class logits, at tiny width (``_tiny``)."""
+    at 64² (32² for nb201) to the class logits, at tiny width (``nas.testing.tiny_spec``)."""
     space, archs = space_and_samples
-    inp = _test_input(space)
+    inp = small_input(space)
     torch.manual_seed(0)
     for a in archs:
-        spec = _tiny(space, a, inp)
-        params, _, shape = _run(spec)
+        spec = tiny_spec(space, a, inp)
+        params, _, shape = run_forward(spec)
         assert shape == (1, spec.output.channels) and spec.output.channels == min(space.num_classes, 10)
         assert params == analytic_costs(spec).params, a
 
 
-def test_analytic_macs_equal_traced(space_and_samples) -> None:
+def test_analytic_macs_equal_traced(space_and_samples, one_thread) -> None:
     """torch's flop counter sees every MAC except the ops' declared ``uncounted_macs`` (scans, FFTs)."""
     space, archs = space_and_samples
-    inp = _test_input(space)
+    inp = small_input(space)
     for a in archs[:TRACED]:
-        spec = _tiny(space, a, inp)
+        spec = tiny_spec(space, a, inp)
         counted = sum(layer.macs() - layer.spec.uncounted_macs(layer.in_type, layer.hp) for layer in spec.layers)
-        _, traced, shape = _run(spec, count=True)
+        _, traced, shape = run_forward(spec, count=True)
         assert traced == counted and shape == (1, spec.output.channels), a
 
 
@@ -271,7 +233,7 @@ def test_resnet_expresses_deepmad_r50() -> None:
     assert c.params - (1232 * 1000 + 1000) == 24_208_144
     assert len([l for l in spec.layers if l.op == "resnet_bottleneck"]) == 1 + 11 + 12 + 13 + 15
     small = space.resolve(a, TensorType.map(3, 64, 64))
-    assert _run(small, count=True) == (c.params, analytic_costs(small).flops, (1, 1000))
+    assert run_forward(small, count=True) == (c.params, analytic_costs(small).flops, (1, 1000))
 
 
 def test_resnet_basic_blocks_use_mid() -> None:

@@ -115,6 +115,9 @@ def test_config_errors_are_one_line() -> None:
             TrainConfig(**kw)
     with pytest.raises(NasError, match="unknown training setting"):
         TrainConfig.from_json({"epochz": 2})
+    # warm-up: one epoch, at most a tenth of the schedule, so a 1-epoch run still decays
+    assert [TrainConfig(epochs=e).resolved_warmup_epochs for e in (1, 5, 20)] == [0.1, 0.5, 1.0]
+    assert TrainConfig(epochs=4, warmup_epochs=2.0).resolved_warmup_epochs == 2.0
 
 
 def test_recipe_parts() -> None:
@@ -272,3 +275,13 @@ def test_imagefolder_on_tiny_pngs(tmp_path: Path) -> None:
     Image.new("L", (4, 4)).save(single / "only" / "a.png")
     with pytest.raises(NasError, match="needs at least two class folders"):
         load_dataset(f"imagefolder:{single}")
+
+
+def test_a_prefix_of_the_train_split_holds_every_class() -> None:
+    """Splits are stored in a seeded random order, so ``subset`` (a prefix) is a fair low-fidelity sample."""
+    from nas.training.datasets import subset
+
+    small = subset(load_dataset("digits"), train=100, valid=40)
+    assert len(small.train) == 100 and len(small.valid) == 40
+    assert torch.bincount(small.train.y, minlength=10).min() >= 4
+    assert torch.bincount(small.valid.y, minlength=10).min() >= 1

@@ -269,6 +269,10 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
     tr_rel, va_rel = _stratified_split(y_np[rest], valid_fraction, rng)
     train_idx, valid_idx = rest[tr_rel], rest[va_rel]
 
+    if target is not None:  # the resized copy, its normalised copy and the splits: checked before allocating
+        from nas.memory import require
+
+        require(3 * 4 * len(x_np) * target.numel, f"dataset {spec!r} resized to {target}", "use a smaller --resize")
     x = torch.from_numpy(np.ascontiguousarray(x_np, dtype=np.float32))
     if target is not None:
         x = _resize(x, target)
@@ -277,15 +281,16 @@ def load_dataset(spec: str = DEFAULT_DATASET, *, resize: str | TensorType | None
     x = ((x - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
     y = torch.from_numpy(y_np.astype(np.int64))
 
-    order_rng = np.random.default_rng([split_seed, 1])  # splits in a seeded random order, not grouped by class
+    order_rng = np.random.default_rng([split_seed, 1])
 
-    def split(idx: np.ndarray) -> Split:
-        t = torch.from_numpy(idx[order_rng.permutation(len(idx))])
+    def split(idx: np.ndarray, shuffle: bool = True) -> Split:
+        # train and valid in a seeded random order (not grouped by class), so a prefix is a fair subset
+        t = torch.from_numpy(idx[order_rng.permutation(len(idx))] if shuffle else idx)
         return Split(x[t].contiguous(), y[t].contiguous())
 
     num_classes = int(y_np.max()) + 1
     _, c, h, w = x.shape
-    return DatasetSplits(name=spec, train=split(train_idx), valid=split(valid_idx), test=split(test_idx),
+    return DatasetSplits(name=spec, train=split(train_idx), valid=split(valid_idx), test=split(test_idx, shuffle=False),
                          input_type=TensorType.map(c, h, w), num_classes=num_classes,
                          mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std))
 

@@ -35,8 +35,8 @@ def main() -> int:
     import scipy.optimize  # noqa: F401
 
     from nas.predictors.deepmad import breakdown
-    from nas.search.deepmad_design import design
-    from nas.search.deepmad_problem import DeepMADConstraints
+    from nas.search.deepmad.design import design
+    from nas.search.deepmad.problem import DeepMADConstraints
     from nas.searchspace import get_space
 
     rows = []

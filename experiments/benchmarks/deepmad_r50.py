@@ -41,11 +41,11 @@ def main() -> int:
     import scipy.optimize  # noqa: F401  (imports are not part of either solver's time)
 
     from nas.predictors.deepmad import breakdown
-    from nas.search.deepmad_costs import convention_costs
-    from nas.search.deepmad_design import design
-    from nas.search.deepmad_ea import DeepMADEvolution
-    from nas.search.deepmad_problem import DeepMADConstraints
-    from nas.search.deepmad_resnet import ResNetModel
+    from nas.search.deepmad.costs import convention_costs
+    from nas.search.deepmad.design import design
+    from nas.search.deepmad.ea import DeepMADEvolution
+    from nas.search.deepmad.problem import DeepMADConstraints
+    from nas.search.deepmad.resnet import ResNetModel
     from nas.searchspace import get_space
     from nas.searchspace.spaces.resnet import deepmad_r50_genes
 

@@ -109,10 +109,10 @@ def main() -> int:
     rows: dict[str, float | int | str] = {"tokens": args.side ** 2, "threads": torch.get_num_threads()}
 
     block, x, scan_in = mamba_scan_inputs(96, 16, args.side)
-    chunk = _ssm_modules.scan_chunk_length(scan_in[1], scan_in[2])
+    chunk, dtype = _ssm_modules.scan_plan(scan_in[1], scan_in[2])
     with torch.no_grad():
         err = (_ssm_modules.selective_scan(*scan_in) - naive_selective_scan(*scan_in)).abs().max().item()
-    rows.update(scan_chunk=chunk, scan_max_abs_diff=err)
+    rows.update(scan_chunk=chunk, scan_dtype=str(dtype), scan_max_abs_diff=err)
     timed(rows, "scan_loop", naive_selective_scan, scan_in, args.repeats)
     timed(rows, "scan_chunked", _ssm_modules.selective_scan, scan_in, args.repeats)
     ratio(rows, "scan_speedup_vs_loop", "scan_loop", "scan_chunked")

@@ -68,7 +68,7 @@ _PROXIES: dict = {}
 
 def _proxy(cache):
     if cache not in _PROXIES:
-        from nas.search.proxies import make_proxy
+        from nas.predictors.proxy_cache import make_proxy
         from nas.searchspace import get_space
 
         _PROXIES[cache] = make_proxy("synflow", get_space("nb201"), cache=cache)
@@ -81,9 +81,9 @@ def run(args) -> int:
 
     from nas.cli._output import emit_json, table
     from nas.errors import NasError
+    from nas.predictors.proxy_cache import default_cache_dir
     from nas.search.benchmark import summarize
     from nas.search.nb201_table import DATASETS, NB201Table
-    from nas.search.proxies import default_cache_dir
     from nas.search.registry import SEARCHERS
     from nas.settings import benchmarks_dir
 

@@ -35,8 +35,10 @@ def run(args) -> int:
     from nas.searchspace import get_space, parse_input
     from nas.searchspace.analysis import METRICS, analyze_space
 
-    if not 1 <= args.samples <= MAX_SAMPLES:
-        raise NasError(f"--samples must lie in 1..{MAX_SAMPLES:,} (each sample's costs are kept in memory), "
+    if args.samples < 1:
+        raise NasError(f"--samples must be at least 1, got {args.samples}")
+    if args.samples > MAX_SAMPLES:
+        raise NasError(f"--samples must be at most {MAX_SAMPLES:,} (each sample's costs are kept in memory), "
                        f"got {args.samples}")
     if args.seed < 0:
         raise NasError(f"--seed must be a non-negative integer, got {args.seed}")

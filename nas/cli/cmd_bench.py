@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-BENCHES = ("nb201-search", "nb201-latency", "train", "nb201-darts")
+BENCHES = ("nb201-search", "nb201-latency", "train", "supernet", "nb201-darts", "nb201-predictors")
 
 
 def add_parser(sub):

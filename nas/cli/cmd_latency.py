@@ -118,23 +118,13 @@ def check_batch_threads(batch: int, threads: int | None) -> None:
 def check_fits_memory(spec, batch: int, device: str, what: str = "--input / --batch") -> None:
     """Refuse, before allocating, a network whose weights plus one layer's input and output at ``batch``
     (fp32, twice over for temporaries) do not fit in the memory free on ``device`` now."""
-    from nas.errors import NasError
     from nas.hw_models.analytic import analytic_costs
+    from nas.memory import require
 
     c = analytic_costs(spec)
     need = 4 * (c.params + batch * (spec.input.numel + 2 * c.peak_activation))
-    if device.startswith("cuda"):
-        import torch
-
-        free = torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else None
-    else:
-        from nas.hw_models.machine import available_memory_bytes
-
-        free = available_memory_bytes()
-    if free is not None and need > 0.8 * free:
-        raise NasError(f"{spec.name or 'the network'} at {spec.input} with batch {batch} needs about "
-                       f"{need / 2**30:,.1f} GiB on {device}, but {free / 2**30:,.1f} GiB are free; "
-                       f"use a smaller {what}")
+    require(need, f"{spec.name or 'the network'} at {spec.input} with batch {batch}", f"use a smaller {what}",
+            device)
 
 
 def busy_warning() -> float | None:

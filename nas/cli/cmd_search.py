@@ -22,7 +22,8 @@ def add_parser(sub):
                                       "optuna-nsga2, optuna-nsga3, deepmad, darts, gdas, beta-darts (these three need --data), ...")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="searcher option, repeatable (value read as JSON when it parses), e.g. population=32")
-    p.add_argument("--score", help="training-free score to maximise (default: deepmad where it applies, else synflow)")
+    p.add_argument("--score", help="training-free score to maximise (default: auto, the score measured to rank trained "
+                   "accuracy best on the space; see `nas score --help` for the proxies)")
     p.add_argument("--objectives", help="comma list, NAME[:max|min]; default score,latency_ms,flops with a "
                                         "target, else score,flops")
     p.add_argument("--trials", type=int, help="number of trials (default: 300)")
@@ -45,6 +46,8 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="training epochs per trial with --evaluator train (default: 3)")
     p.add_argument("--pruner", help="early stopping of trained trials: none (default), sha (successive halving), "
                                     "hyperband; Ray Tune's ASHA with --workers > 1")
+    p.add_argument("--supernet", metavar="CHECKPOINT",
+                   help="trained supernet of --evaluator supernet (inherited accuracy after BN recalibration)")
     p.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training setting, repeatable (TrainConfig field, e.g. batch_size=64, optimizer=adamw)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -85,7 +88,7 @@ def _config(args):
              "trials": args.trials, "seed": args.seed, "target": args.target, "score": args.score,
              "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
              "storage": args.storage, "study": args.study, "evaluator": args.evaluator, "data": args.data,
-             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner}
+             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner, "supernet": args.supernet}
     over = {k: v for k, v in flags.items() if v is not None}
     budgets = tuple(args.budget or ()) + ((f"{args.max_params}-params",) if args.max_params else ())
     if budgets:

@@ -66,10 +66,24 @@ def resolve_for_data(text: str, space: str | None, input_type, num_classes: int)
     raise NasError(f"cannot read ARCH {text!r}")
 
 
+def check_training_memory(spec, batch_size: int, device: str) -> None:
+    """Refuse, before allocating, a network whose fp32 training state (weights, gradients, two optimizer
+    buffers) plus the activations of one batch, kept for the backward pass, exceed the free memory."""
+    from nas.hw_models.analytic import analytic_costs
+    from nas.memory import require
+
+    c = analytic_costs(spec)
+    need = 4 * (4 * c.params + batch_size * (spec.input.numel + 2 * c.activations))
+    require(need, f"training {spec.name or 'the network'} at {spec.input} with batch {batch_size}",
+            "use a smaller --resize or --batch-size", "cpu" if device == "cpu" else device)
+
+
 def run(args) -> int:
     from pathlib import Path
 
     from nas.cli._output import emit_json, table
+    from nas.io import check_out_dir
+    from nas.lock import FolderLock
     from nas.training.datasets import load_dataset
     from nas.training.run import train_run
     from nas.training.trainer import METRICS_NAME, RESULT_NAME, TrainConfig, resolve_device
@@ -77,11 +91,15 @@ def run(args) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          seed=args.seed, device=args.device)
     resolve_device(config.device)
+    if args.out is not None:
+        check_out_dir(args.out)
     data = load_dataset(args.data, resize=args.resize)
     spec, arch, name = resolve_for_data(args.arch, args.space, data.input_type, data.num_classes)
+    check_training_memory(spec, config.batch_size, config.device)
     out = Path(args.out) if args.out else Path("runs") / f"train-{name}-{data.name.split(':')[0]}-seed{args.seed}"
-    result = train_run(spec, arch, data, config, out, resize=args.resize, resume=args.resume,
-                       progress=not args.no_progress)
+    with FolderLock(check_out_dir(out)):
+        result = train_run(spec, arch, data, config, out, resize=args.resize, resume=args.resume,
+                           progress=not args.no_progress)
     doc = {"arch": args.arch, "data": data.describe(), **result.to_json(),
            "metrics": str(out / METRICS_NAME), "result": str(out / RESULT_NAME)}
     doc.pop("history")

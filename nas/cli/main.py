@@ -10,7 +10,8 @@ import argparse
 import sys
 from importlib import import_module
 
-COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval")
+COMMANDS = ("ops", "spaces", "cost", "analyze", "search", "latency", "bench", "report", "train", "eval", "supernet",
+            "extract", "score")
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nas.searchspace.ops.nb201 import NB201_EDGES
-
 
 class ReLUConvBN(nn.Sequential):
     """ReLU → conv k×k (no bias, padding k//2) → BatchNorm, NAS-Bench-201's ``nor_conv_k``."""
@@ -32,10 +30,10 @@ class Cell(nn.Module):
     """node j = Σ_{i<j} edge(i→j)(node i); output node 3. ``none`` edges hold no module; a node with
     only ``none`` inputs is zeros (NAS-Bench-201's Zero op gives x·0)."""
 
-    def __init__(self, channels: int, edges: tuple[str, ...]) -> None:
+    def __init__(self, channels: int, edges: tuple[tuple[str, int, int], ...]) -> None:
         super().__init__()
         self.edges = nn.ModuleDict()
-        for op, (i, j) in zip(edges, NB201_EDGES):
+        for op, i, j in edges:  # (op, from node i, to node j)
             m = _edge(op, channels)
             if m is not None:
                 self.edges[f"{j}_{i}"] = m

@@ -4,7 +4,7 @@ Both take a B×N×D sequence or a B×C×H×W map; a map is scanned as its raster
 and reshaped back. What ``torch.utils.flop_counter`` does not count (the S4D kernel's Vandermonde
 product and FFTs, Mamba's selective scan) is written with elementwise ops only, so the counter sees
 exactly the Linears/convolutions and the ops charge the rest as ``uncounted_macs``; the selective
-scan is one custom op (``nas::selective_scan``) that the counter does not look inside.
+scan is one dispatcher op (``nas_ssm::selective_scan``) that the counter does not look inside.
 """
 
 from __future__ import annotations
@@ -111,17 +111,25 @@ class S4DMixer(nn.Module):
 # -- Mamba ----------------------------------------------------------------------------------------
 
 
-_LOG_RANGE = 80.0  # exp(±80) is finite and normal in float32
+#: |log| of the largest decay ratio each dtype holds as a finite normal number (e^±80 in float32)
+_LOG_RANGE = {torch.float32: 80.0, torch.float64: 700.0}
 
 
-def scan_chunk_length(delta: torch.Tensor, a: torch.Tensor, longest: int = 32) -> int:
-    """Tokens per chunk of the chunked scan: the longest power of two ≤ ``longest`` whose worst-case
-    log-decay over one chunk (tokens · max Δ · max |A|) stays inside ±80, so every exp is finite."""
+def scan_plan(delta: torch.Tensor, a: torch.Tensor, longest: int = 32) -> tuple[int, torch.dtype]:
+    """Tokens per chunk and the dtype of the chunked scan. A chunk's worst-case log-decay (tokens ·
+    max Δ · max |A|) must stay inside the dtype's range so every exp and ratio is finite: float32 with
+    the longest power-of-two chunk (≤ ``longest``, ≥ 8) that fits, else float64 (range ±700) with the
+    longest that fits there, so fast decay costs at most float64 arithmetic, not a token loop."""
     rate = float(delta.detach().abs().max()) * float(a.detach().abs().max())
-    t = longest
-    while t > 1 and t * rate > _LOG_RANGE:
-        t //= 2
-    return t
+    for dtype, shortest in ((torch.float32, 8), (torch.float64, 1)):
+        if dtype is torch.float32 and delta.dtype is torch.float64:
+            continue
+        t = longest
+        while t > shortest and t * rate > _LOG_RANGE[dtype]:
+            t //= 2
+        if t * rate <= _LOG_RANGE[dtype] or dtype is torch.float64:
+            return t, dtype
+    raise AssertionError("unreachable")
 
 
 def _chunks(t: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -147,7 +155,9 @@ def _scan_forward(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torc
     h0 = u.new_zeros(bsz, 1, cs)
     tri = torch.ones(chunk, chunk, dtype=u.dtype, device=u.device).tril_()
     for k in range(n_chunks):
-        e = torch.matmul(tri, (dk[k][..., None] * a).flatten(2), out=es[k] if keep else None).exp_()
+        # Σ_{r≤t} Δ_r·A = (Σ_{r≤t} Δ_r)·A: the prefix sum runs over B×n×C, not B×n×C·S
+        e4 = torch.mul(torch.matmul(tri, dk[k])[..., None], a, out=es[k].view(bsz, chunk, ch, -1) if keep else None)
+        e = e4.view(bsz, chunk, cs).exp_()
         x = (duk[k][..., None] * bk[k][:, :, None, :]).flatten(2)
         h = torch.matmul(tri, x.div_(e), out=hs[k] if keep else None).add_(h0).mul_(e)
         y[k] = torch.einsum("btcs,bts->btc", h.view(bsz, chunk, ch, -1), ck[k])
@@ -182,37 +192,34 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
         gb[k] = torch.einsum("btcs,btc->bts", gh4, du)
         gla = gh4.mul_(h4 - du[..., None] * bb[:, :, None, :])
         gdelta[k] = torch.einsum("btcs,cs->btc", gla, a).addcmul_(gdu, uk[k])
-        ga += torch.einsum("btcs,btc->cs", gla, d)
+        ga += (gla * d[..., None]).sum((0, 1))  # an einsum here runs as a slow bmm
         gu[k] = gdu * d
     return (*(t.transpose(0, 1).reshape(bsz, length, -1) for t in (gu, gdelta)), ga,
             *(t.transpose(0, 1).reshape(bsz, length, -1) for t in (gb, gc)))
 
 
-@torch.library.custom_op("nas::selective_scan", mutates_args=())
-def _selective_scan_op(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
-                       chunk: int, keep: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return _scan_forward(u, delta, a, b, c, chunk, keep)
+# A dispatcher op of its own (not ``torch.library.custom_op``, whose first call imports torch._dynamo):
+# torch's flop counter sees ``nas_ssm::selective_scan`` as one op it has no formula for, never its insides.
+_LIB = torch.library.Library("nas_ssm", "DEF")  # its own namespace: one DEF library per namespace
+_LIB.define("selective_scan(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, int chunk, bool keep)"
+            " -> (Tensor, Tensor, Tensor)")
+_LIB.impl("selective_scan", _scan_forward, "CompositeExplicitAutograd")
 
 
-@_selective_scan_op.register_fake
-def _(u, delta, a, b, c, chunk, keep):
-    bsz, length, ch = u.shape
-    kept = (length // chunk, bsz, chunk, ch * a.shape[-1]) if keep else (0,)
-    return torch.empty_like(u), u.new_empty(kept), u.new_empty(kept)
+class _SelectiveScan(torch.autograd.Function):
+    """The op forward, ``_scan_backward`` backward."""
 
+    @staticmethod
+    def forward(ctx, u, delta, a, b, c, chunk: int, keep: bool):  # type: ignore[override]
+        y, hs, es = torch.ops.nas_ssm.selective_scan(u, delta, a, b, c, chunk, keep)
+        ctx.chunk = chunk
+        ctx.save_for_backward(u, delta, a, b, c, hs, es)
+        return y
 
-def _setup(ctx, inputs, output) -> None:
-    u, delta, a, b, c, chunk, _ = inputs
-    ctx.chunk = chunk
-    ctx.save_for_backward(u, delta, a, b, c, output[1], output[2])
-
-
-def _backward(ctx, gy, _gh, _ge):
-    u, delta, a, b, c, hs, es = ctx.saved_tensors
-    return (*_scan_backward(gy.contiguous(), u, delta, a, b, c, hs, es, ctx.chunk), None, None)
-
-
-_selective_scan_op.register_autograd(_backward, setup_context=_setup)
+    @staticmethod
+    def backward(ctx, gy):  # type: ignore[override]
+        u, delta, a, b, c, hs, es = ctx.saved_tensors
+        return (*_scan_backward(gy.contiguous(), u, delta, a, b, c, hs, es, ctx.chunk), None, None)
 
 
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
@@ -220,17 +227,20 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: tor
     """Mamba's selective scan, chunked: h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·u_t) ⊗ B_t, y_t = h_t·C_t + skip ⊙ u_t.
 
     u, delta: B×L×C; a: C×S (negative); b, c: B×L×S; skip: C. Returns B×L×C, equal to the token-by-token
-    recurrence up to float rounding. Runs as one custom op (``nas::selective_scan``) with a hand-written
+    recurrence up to float rounding. Runs as one dispatcher op (``nas_ssm::selective_scan``) with a hand-written
     backward, so torch's flop counter sees none of it (the op charges it as ``uncounted_macs``) and
-    autograd keeps one B×L×C×S state and decay instead of a graph per token.
+    autograd keeps one B×L×C×S state and decay instead of a graph per token. Chunk length and the
+    arithmetic's dtype follow ``scan_plan`` (``chunk`` can only shorten the chunks).
     """
-    chunk = chunk or scan_chunk_length(delta, a)
+    planned, dtype = scan_plan(delta, a)
+    chunk = min(chunk or planned, planned)
     keep = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, a, b, c))
     length = u.shape[1]
     pad = -length % chunk  # zero tokens after the end: Δ = 0 keeps the state, x = 0 adds nothing
     args = [F.pad(t, (0, 0, 0, pad)) if pad else t for t in (u, delta, b, c)]
-    y = _selective_scan_op(args[0], args[1], a.contiguous(), args[2], args[3], chunk, keep)[0]
-    return y[:, :length] + u * skip
+    args = [t.to(dtype) for t in (args[0], args[1], a, args[2], args[3])]
+    y = _SelectiveScan.apply(*args, chunk, keep)
+    return y[:, :length].to(u.dtype) + u * skip
 
 
 class MambaMixer(nn.Module):

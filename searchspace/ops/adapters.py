@@ -32,6 +32,7 @@ class Stem(PartsOp):
 
     family = "adapter"
     accepts = (Layout.MAP,)
+    elastic = ("out",)
     domain = {"out": CHANNELS, "kernel": (3, 4, 7), "stride": (1, 2, 4), "norm": ("bn", "ln", "none"),
               "act": ("relu", "relu6", "hswish", "silu", "gelu", "none"), "pool": (False, True),
               "bias": (False, True)}
@@ -229,6 +230,7 @@ class Downsample(PartsOp):
 
     family = "adapter"
     accepts = (Layout.MAP, Layout.SEQ)
+    elastic = ("in", "out")
     domain = {"out": CHANNELS, "kind": ("conv", "patch", "pool", "merge")}
     defaults = {"kind": "conv"}
 
@@ -290,6 +292,7 @@ class Head(PartsOp):
 
     family = "adapter"
     accepts = (Layout.MAP, Layout.SEQ)
+    elastic = ("in",)
     domain = {"classes": CLASSES, "hidden": range(1 << 16), "norm": ("none", "ln"),
               "act": ("relu", "hswish", "gelu", "none"), "pool": ("avg", "cls")}
     defaults = {"hidden": 0, "norm": "none", "act": "relu", "pool": "avg"}

@@ -55,6 +55,7 @@ class MultiHeadSelfAttention(OpSpec):
 
     family = "attention"
     accepts = (Layout.SEQ,)
+    elastic = ("in", "heads")
     domain = {"heads": HEADS, "qkv_bias": (True, False)}
     defaults = {"qkv_bias": True}
     token_mixer = True

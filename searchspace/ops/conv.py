@@ -19,6 +19,7 @@ class Conv(OpSpec):
 
     family = "conv"
     accepts = (Layout.MAP,)
+    elastic = ("in", "out")
     domain = {"out": CHANNELS, "kernel": (1, 2, 3, 4, 5, 7, 9, 11), "stride": (1, 2, 4), "groups": range(1, 1 << 16),
               "dilation": (1, 2, 3), "norm": (True, False), "act": ("relu", "relu6", "gelu", "silu", "hswish", "none"),
               "bias": (True, False)}

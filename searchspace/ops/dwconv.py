@@ -26,6 +26,7 @@ class DepthwiseConv(PartsOp):
     family = "conv"
     accepts = (Layout.MAP,)
     token_mixer = True
+    elastic = ("in",)
     domain = {"kernel": KERNELS, "stride": (1, 2), "dilation": (1, 2, 3), "norm": (True, False),
               "act": ACTS, "bias": (False, True)}
     defaults = {"kernel": 3, "stride": 1, "dilation": 1, "norm": True, "act": "none", "bias": False}

@@ -31,6 +31,7 @@ class FFTFilter(PartsOp):
     family = "spectral"
     accepts = (Layout.MAP, Layout.SEQ)
     token_mixer = True
+    elastic = ("in",)
     domain: dict[str, Any] = {}
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:

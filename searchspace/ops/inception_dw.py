@@ -29,6 +29,7 @@ class InceptionDW(PartsOp):
     family = "conv"
     accepts = (Layout.MAP,)
     token_mixer = True
+    elastic = ("in",)
     domain = {"square_kernel": (3, 5), "band_kernel": (7, 9, 11, 13), "branch_ratio": (0.125, 0.25)}
     defaults = {"square_kernel": 3, "band_kernel": 11, "branch_ratio": 0.125}
 

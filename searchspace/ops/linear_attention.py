@@ -21,6 +21,7 @@ class LinearAttention(OpSpec):
 
     family = "attention"
     accepts = (Layout.SEQ,)
+    elastic = ("in", "heads")
     domain = {"heads": HEADS}
     defaults: dict[str, Any] = {}
     token_mixer = True

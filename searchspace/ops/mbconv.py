@@ -58,6 +58,7 @@ class MBConv(PartsOp):
 
     family = "conv"
     accepts = (Layout.MAP,)
+    elastic = ("in", "out", "expand", "kernel")
     domain = {"out": CHANNELS, "expand": (1, 2, 2.3, 2.5, 3, 4, 6), "kernel": (3, 5, 7), "stride": (1, 2),
               "se": (0, 0.25), "se_kind": ("mobilenetv3", "efficientnet"),
               "act": ("relu", "relu6", "hswish", "silu"), "round_mid": (True, False)}

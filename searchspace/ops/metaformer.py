@@ -26,6 +26,7 @@ class MetaFormerBlock(OpSpec):
 
     family = "adapter"
     accepts = (Layout.MAP, Layout.SEQ)
+    elastic = ("in", "mlp_ratio", "mixer_hp")
     domain = {"mixer": str, "mixer_hp": HParams, "mlp_ratio": (1, 1.5, 2, 3, 4, 6, 8)}
     defaults = {"mixer_hp": HParams(), "mlp_ratio": 4}
 

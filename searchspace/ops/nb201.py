@@ -100,7 +100,7 @@ class NB201Cell(OpSpec):
     def build(self, t: TensorType, hp: HParams):
         from nas.searchspace.ops._nb201_modules import Cell
 
-        return Cell(t.channels, check_edges(hp["edges"]))
+        return Cell(t.channels, tuple((op, i, j) for op, (i, j) in zip(check_edges(hp["edges"]), NB201_EDGES)))
 
     def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
         raise NasError("DeepMAD has no entropy term for op 'nb201_cell': a cell is a DAG of summed edges, "

@@ -37,6 +37,7 @@ class Mamba(OpSpec):
 
     family = "ssm"
     accepts = (Layout.SEQ, Layout.MAP)
+    elastic = ("in",)
     domain = {"state": (4, 8, 16), "expand": (1, 2), "conv_kernel": (2, 3, 4)}
     defaults = {"state": 16, "expand": 2, "conv_kernel": 4}
     token_mixer = True

@@ -39,6 +39,7 @@ class S4D(OpSpec):
 
     family = "ssm"
     accepts = (Layout.SEQ, Layout.MAP)
+    elastic = ("in",)
     domain = {"state": (8, 16, 32, 64), "bidirectional": (False, True)}
     defaults = {"state": 64, "bidirectional": False}
     token_mixer = True

@@ -24,6 +24,7 @@ class TokenMLP(PartsOp):
     family = "mlp"
     accepts = (Layout.SEQ, Layout.MAP)
     token_mixer = True
+    elastic = ("in",)
     domain = {"ratio": (0.5, 1, 2, 4)}
     defaults = {"ratio": 1}
 

@@ -30,6 +30,7 @@ class WindowAttention(OpSpec):
 
     family = "attention"
     accepts = (Layout.SEQ,)
+    elastic = ("in", "heads")
     domain = {"window": (2, 4, 7, 8, 14, 16), "heads": HEADS, "rel_pos": (False, True), "shift": (False, True)}
     defaults = {"window": 7, "rel_pos": False, "shift": False}
     token_mixer = True

@@ -1,7 +1,7 @@
 """DeepMAD end to end: space → grid model → mathematical program → rounding, repair, polish → a verified design.
 
 ``design(space, constraints)`` picks the program for the space (``resnet``: the SLSQP relaxation of
-``deepmad_resnet``; ``hybrid``: the integer program of ``deepmad_hybrid``), handles a latency budget by
+``deepmad.resnet``; ``hybrid``: the integer program of ``deepmad.hybrid``), handles a latency budget by
 re-solving under a FLOPs cap rescaled by measured/allowed latency, and verifies the answer on the
 resolved NetSpec: score by ``nas.predictors.deepmad``, costs by ``nas.hw_models.analytic`` (and the
 TinyNAS convention), latency by the hardware target. Every constraint must hold there, or it raises.
@@ -20,9 +20,9 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig, breakdown
-from nas.search.deepmad_costs import convention_costs
-from nas.search.deepmad_problem import DeepMADConstraints, GridModel
-from nas.search.deepmad_program import ProgramStats, polish, repair, round_to_grid, solve_relaxation
+from nas.search.deepmad.costs import convention_costs
+from nas.search.deepmad.problem import DeepMADConstraints, GridModel
+from nas.search.deepmad.program import ProgramStats, polish, repair, round_to_grid, solve_relaxation
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import SearchSpace
 
@@ -31,14 +31,15 @@ LATENCY_ROUNDS = 10
 PATTERN_ITERS = 100  # SLSQP iterations per pinned pattern (25 ranks patterns less reliably)
 
 
-def model_for(space: SearchSpace, config: DeepMADConfig | None = None) -> GridModel:
-    """The DeepMAD grid model of ``space`` (one-line NasError for a space without one)."""
+def model_for(space: SearchSpace, config: DeepMADConfig | None = None, practical: bool = False) -> GridModel:
+    """The DeepMAD grid model of ``space`` (one-line NasError for a space without one); ``practical``
+    adds the structural rules (``nas.search.deepmad.resnet.PracticalRules``; resnet only so far)."""
     if space.name == "resnet":
-        from nas.search.deepmad_resnet import ResNetModel
+        from nas.search.deepmad.resnet import PRACTICAL, ResNetModel
 
-        return ResNetModel(space, config)
+        return ResNetModel(space, config, PRACTICAL if practical else None)
     if space.name == "hybrid":
-        from nas.search.deepmad_hybrid import HybridModel
+        from nas.search.deepmad.hybrid import HybridModel
 
         return HybridModel(space, config)
     raise NasError(f"DeepMAD's program covers the spaces {', '.join(SPACES)}, not {space.name!r}")
@@ -109,7 +110,7 @@ def _solve_resnet(model, cons: DeepMADConstraints, rng: np.random.Generator, sta
                   stats: ProgramStats, keep: dict[bytes, float]) -> tuple[np.ndarray, float, float]:
     """Relaxation with free block mixes, then a local search over block-type patterns (each a
     relaxation with the types pinned, warm-started), then rounding, repair and polish of the best."""
-    from nas.search.deepmad_resnet import ResNetRelaxation
+    from nas.search.deepmad.resnet import ResNetRelaxation
 
     need = frozenset({f"{q}_{c}" for c in cons.conventions() for q in ("flops", "params")}
                      | ({"peak"} if cons.max_feature_map is not None else set()))
@@ -176,7 +177,7 @@ def _solve_resnet(model, cons: DeepMADConstraints, rng: np.random.Generator, sta
 
 def _solve_hybrid(model, cons: DeepMADConstraints, cap: float | None, stats: ProgramStats,
                   keep: dict[bytes, float]) -> tuple[np.ndarray, float, float]:
-    from nas.search.deepmad_hybrid import solve_milp
+    from nas.search.deepmad.hybrid import solve_milp
 
     t0 = time.perf_counter()
     row, score, info = solve_milp(model, cons, cap)
@@ -229,7 +230,7 @@ def design(space: SearchSpace, cons: DeepMADConstraints, config: DeepMADConfig |
         raise NasError(f"the tinynas cost convention covers CNN ops only, not space {space.name!r}; "
                        "use convention=analytic")
     t_start = time.perf_counter()
-    model = model_for(space, config)
+    model = model_for(space, config, cons.practical)
     stats = ProgramStats()
     target = None
     if cons.latency_ms is not None:

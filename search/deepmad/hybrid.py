@@ -25,7 +25,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig, fan_ins
-from nas.search.deepmad_problem import DeepMADConstraints, GridRows
+from nas.search.deepmad.problem import DeepMADConstraints, GridRows
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.space import SearchSpace
 from nas.searchspace.tensor_type import Layout, TensorType
@@ -36,7 +36,7 @@ MIP_GAP = 1e-6
 
 
 class HybridModel(GridRows):
-    """DeepMAD grid model of a ``hybrid`` space instance (see ``deepmad_problem.GridModel``)."""
+    """DeepMAD grid model of a ``hybrid`` space instance (see ``deepmad.problem.GridModel``)."""
 
     def __init__(self, space: SearchSpace, config: DeepMADConfig | None = None) -> None:
         from nas.searchspace.spaces import hybrid as hs

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nas.search.deepmad_problem import DeepMADConstraints, GridModel, sizes
+from nas.search.deepmad.problem import DeepMADConstraints, GridModel, sizes
 
 WIDTH_FACTORS = (1.5, 1.25, 0.8, 0.6, 0.5)
 DEPTH_STEPS = (-2, -1, 1, 2)

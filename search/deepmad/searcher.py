@@ -1,7 +1,7 @@
 """``deepmad``: a searcher that designs the network by DeepMAD's mathematical program instead of sampling.
 
 It owns its loop: it reads the search's budgets (FLOPs, params, latency on the target), solves the
-program once (``nas.search.deepmad_design.design``: SLSQP relaxation on ``resnet``, an exact integer
+program once (``nas.search.deepmad.design.design``: SLSQP relaxation on ``resnet``, an exact integer
 program on ``hybrid``; rounding, repair, polish; verification on the NetSpec), then hands the best
 ``top_k`` designs to the driver, which scores, costs and records them like any other trials.
 With ``solver="evolution"`` it runs the TinyNAS-style evolutionary solver on the same score instead.
@@ -26,8 +26,8 @@ SOLVERS = ("program", "evolution")
 
 def constraints_from(budgets: Sequence[Budget], target: str | None, opts: Mapping[str, Any], space) -> Any:
     """DeepMADConstraints from the search's budgets and the searcher's options."""
-    from nas.search.deepmad_design import default_convention
-    from nas.search.deepmad_problem import DeepMADConstraints
+    from nas.search.deepmad.design import default_convention
+    from nas.search.deepmad.problem import DeepMADConstraints
 
     limits: dict[str, float] = {}
     for b in budgets:
@@ -38,7 +38,8 @@ def constraints_from(budgets: Sequence[Budget], target: str | None, opts: Mappin
     return DeepMADConstraints(
         flops=limits.get("flops"), params=limits.get("params"), latency_ms=limits.get("latency_ms"),
         target=target if "latency_ms" in limits else None, max_layers=opts["max_layers"], rho=opts["rho"],
-        nondecreasing=bool(opts["nondecreasing"]), max_feature_map=opts["max_feature_map"], convention=convention)
+        nondecreasing=bool(opts["nondecreasing"]), max_feature_map=opts["max_feature_map"], convention=convention,
+        practical=bool(opts["practical"]))
 
 
 @SEARCHERS.register("deepmad")
@@ -47,7 +48,9 @@ class DeepMADSearcher(Searcher):
 
     Options: ``rho`` (ρ₀, default none), ``convention`` ("auto": "both" on ``resnet``, else
     "analytic"; or "analytic" / "tinynas" / "both": how the FLOPs and params budgets are counted),
-    ``max_layers``, ``max_feature_map``, ``nondecreasing`` (default true), ``top_k`` designs handed
+    ``max_layers``, ``max_feature_map``, ``nondecreasing`` (default true), ``practical`` (structural
+    rules: resolution-aware kernels and depths, minimum mid widths; default true, false for the published
+    program), ``top_k`` designs handed
     to the driver (default 10), ``starts`` (SLSQP starts, default 1), ``solver`` ("program" or
     "evolution"), ``candidates`` (the evolution's budget, default 100000), and the score's ``form``,
     ``alpha``, ``beta``, ``penalty_stages`` (see ``nas.predictors.deepmad``).
@@ -60,10 +63,13 @@ class DeepMADSearcher(Searcher):
     owns_loop = True
     multi_objective = True  # it maximises the DeepMAD score; other objectives are only recorded
     needs_budgets = True
+    spaces = ("resnet", "hybrid")
+    # the program's optimum does not depend on the seed; the evolution does, and is cheap
+    quick_options: ClassVar[dict[str, Any]] = {"solver": "evolution", "candidates": 400, "top_k": 12}
     options: ClassVar[dict[str, Any]] = {
         "rho": None, "convention": "auto", "max_layers": None, "max_feature_map": None, "nondecreasing": True,
         "top_k": 10, "starts": 1, "solver": "program", "candidates": 100000, "form": "released", "alpha": None,
-        "beta": 10.0, "penalty_stages": "released"}
+        "beta": 10.0, "penalty_stages": "released", "practical": True}
 
     def __init__(self, *args: Any, budgets: Sequence[Budget] = (), target: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,7 +84,7 @@ class DeepMADSearcher(Searcher):
     def designs(self) -> list[Architecture]:
         """The best designs, best first (solved once, then cached)."""
         if self._designs is None:
-            from nas.search.deepmad_design import design
+            from nas.search.deepmad.design import design
 
             if self.opts["solver"] == "program":
                 d = design(self.space, self.cons, self.score_config, self.rng, starts=int(self.opts["starts"]),
@@ -93,12 +99,12 @@ class DeepMADSearcher(Searcher):
         return self._designs
 
     def _evolve(self) -> list[Architecture]:
-        from nas.search.deepmad_design import model_for
-        from nas.search.deepmad_ea import DeepMADEvolution
+        from nas.search.deepmad.design import model_for
+        from nas.search.deepmad.ea import DeepMADEvolution
 
         if self.cons.latency_ms is not None:
             raise NasError("deepmad solver=evolution has no latency budget; use solver=program")
-        model = model_for(self.space, self.score_config)
+        model = model_for(self.space, self.score_config, self.cons.practical)
         res = DeepMADEvolution(model, self.cons).run(int(self.opts["candidates"]), self.rng)
         self.report = {"solver": "evolution", "score": res.best_score, "candidates": res.candidates,
                        "feasible": res.feasible, "seconds": res.seconds}

@@ -16,7 +16,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.predictors.deepmad import DeepMADConfig
-from nas.search.deepmad_costs import CONVENTIONS
+from nas.search.deepmad.costs import CONVENTIONS
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import Dimension, SearchSpace
 
@@ -34,7 +34,8 @@ class DeepMADConstraints:
     (each bound must hold in both conventions). ``latency_ms`` on ``target`` (a registered hardware
     target). ``max_layers`` bounds DeepMAD's layer count (linear maps along the main path);
     ``rho`` bounds the effectiveness ρ; ``nondecreasing`` requires stage widths never to shrink
-    (stem included); ``max_feature_map`` bounds the largest in+out activation of one layer (elements).
+    (stem included); ``max_feature_map`` bounds the largest in+out activation of one layer (elements);
+    ``practical`` adds the structural rules below.
     """
 
     flops: float | None = None
@@ -46,6 +47,10 @@ class DeepMADConstraints:
     nondecreasing: bool = True
     max_feature_map: float | None = None
     convention: str = "analytic"
+    practical: bool = False
+    """Structural rules a practitioner keeps (``nas.search.deepmad.resnet.PRACTICAL``): per stage, kernels
+    no larger than its feature map, depth at most the map's side, bottleneck/mid widths at least 16 and
+    at least a quarter of the block's width. Off reproduces the published program (DeepMAD-R50)."""
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTION_CHOICES:
@@ -82,6 +87,8 @@ class DeepMADConstraints:
             v = np.maximum(v, m["peak"] / self.max_feature_map - 1.0)
         if self.nondecreasing:
             v = np.maximum(v, np.where(m["widths_ok"] > 0, 0.0, 1.0))
+        if self.practical and "mid_excess" in m:
+            v = np.maximum(v, m["mid_excess"])
         return np.maximum(v, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,7 +101,7 @@ class GridModel(Protocol):
     Contract: ``dims`` are the space's dimensions in order; an index row picks one choice per dim.
     ``evaluate(idx)`` (idx: int array n × len(dims)) returns float arrays for every name in
     ``METRICS``, exactly equal to the NetSpec path (``nas.predictors.deepmad.breakdown``,
-    ``nas.search.deepmad_costs.convention_costs``, peak activation). ``canonical(idx)`` resets genes
+    ``nas.search.deepmad.costs.convention_costs``, peak activation). ``canonical(idx)`` resets genes
     that carry no meaning; ``arch(row)`` and ``row(arch)`` convert to and from architectures.
     """
 
@@ -126,10 +133,6 @@ class GridRows:
 
     def canonical(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(idx, dtype=np.int64)
-
-
-def rows_of(model: GridModel, archs: Sequence[Architecture]) -> np.ndarray:
-    return np.array([model.row(a) for a in archs], dtype=np.int64).reshape(len(archs), len(model.dims))
 
 
 def sizes(model: GridModel) -> np.ndarray:

@@ -1,5 +1,5 @@
 """DeepMAD's mathematical program: a continuous relaxation solved with SLSQP, rounding onto the grid,
-a feasibility repair and a local polish, all on a grid model (``deepmad_problem.GridModel``).
+a feasibility repair and a local polish, all on a grid model (``deepmad.problem.GridModel``).
 
 1. **Relaxation** (``solve_relaxation``): maximise the smooth score over continuous variables (for the
    ``resnet`` space: log-widths, log-bottlenecks, log-kernels, depths) subject to FLOPs, params,
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nas.search.deepmad_problem import DeepMADConstraints, GridModel, sizes
+from nas.search.deepmad.problem import DeepMADConstraints, GridModel, sizes
 
 Metrics = dict[str, np.ndarray]
 
@@ -95,6 +95,10 @@ def solve_relaxation(relax, cons: DeepMADConstraints, starts: Sequence[np.ndarra
         for r, (i, j) in enumerate(widths_order):
             a[r, i], a[r, j] = -1.0, 1.0
         constraints.append({"type": "ineq", "fun": lambda z: a @ z, "jac": lambda z: a})
+    linear = getattr(relax, "linear_ge", lambda: None)()  # structural rules, linear in z
+    if linear is not None:
+        a_ge, c_ge = linear
+        constraints.append({"type": "ineq", "fun": lambda z: a_ge @ z + c_ge, "jac": lambda z: a_ge})
     bounds = list(zip(relax.lower, relax.upper))
     out = []
     for z0 in starts:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas.predictors.deepmad import DeepMADConfig
-from nas.search.deepmad_problem import GridRows
+from nas.search.deepmad.problem import GridRows
 from nas.searchspace.space import SearchSpace
 
 STEM_KERNEL = 3
@@ -45,10 +45,38 @@ class _Geometry:
     strides: tuple[int, ...]
 
 
-class ResNetModel(GridRows):
-    """DeepMAD grid model of a ``resnet`` space instance (see ``nas.search.deepmad_problem.GridModel``)."""
+@dataclass(frozen=True)
+class PracticalRules:
+    """Resolution-aware structure (``DeepMADConstraints.practical``): a stage whose blocks run on an S×S
+    map uses kernels k <= max(3, S) and at most max(1, S) blocks; every block's mid width is at least
+    ``min_mid`` and at least its width / ``max_ratio``. Without them DeepMAD's score favours 28 blocks
+    with 5×5 kernels on 2×2 maps and 8-channel bottlenecks in 1,792-wide blocks on small inputs."""
 
-    def __init__(self, space: SearchSpace, config: DeepMADConfig | None = None) -> None:
+    min_mid: int = 16
+    max_ratio: int = 4
+
+    def kernels(self, side: int, choices: Sequence[int]) -> list[int]:
+        return [k for k in choices if k <= max(min(choices), side)]
+
+    def depths(self, side: int, choices: Sequence[int]) -> list[int]:
+        return [d for d in choices if d <= max(min(choices), side)]
+
+    def mids(self, choices: Sequence[int]) -> list[int]:
+        kept = [m for m in choices if m >= self.min_mid]
+        return kept or [max(choices)]
+
+
+PRACTICAL = PracticalRules()
+
+
+class ResNetModel(GridRows):
+    """DeepMAD grid model of a ``resnet`` space instance (see ``nas.search.deepmad.problem.GridModel``).
+
+    ``rules`` (``PracticalRules``) narrows the grid per stage (kernels, depths, mids) and adds the
+    mid ≥ width / ratio rule to ``widths_ok``; None is the published program's full grid."""
+
+    def __init__(self, space: SearchSpace, config: DeepMADConfig | None = None,
+                 rules: PracticalRules | None = None) -> None:
         from nas.searchspace.spaces import resnet as rs
 
         self.space = space
@@ -76,6 +104,29 @@ class ResNetModel(GridRows):
         self._log_p = [math.log(p_in[s]) for s in self.records] + [math.log(p_out[-1])]
         self._pin, self._pout = np.array(p_in), np.array(p_out)
         self._stride2 = np.array(rs.STRIDES) != 1
+        self.rules = rules
+        if rules is not None:
+            self._restrict(rules, [int(math.isqrt(int(p))) for p in p_out])
+
+    def _restrict(self, rules: PracticalRules, sides: list[int]) -> None:
+        """Keep only the choices ``rules`` allow at each stage's output side."""
+        from nas.searchspace.space import Dimension
+
+        dims = list(self.dims)
+        for i, d in enumerate(dims):
+            name = d.name
+            if not name.startswith("s") or "_" not in name:
+                continue
+            stage, gene = int(name[1:name.index("_")]), name[name.index("_") + 1:]
+            side = sides[stage - 1]
+            keep = {"kernel": lambda c, s=side: rules.kernels(s, c), "depth": lambda c, s=side: rules.depths(s, c),
+                    "mid": rules.mids}.get(gene)
+            if keep is None:
+                continue
+            choices = tuple(keep(list(d.choices)))
+            dims[i] = Dimension(name, choices, ordered=d.ordered, log=d.log and len(choices) >= 2)
+            self.values[i] = np.array(choices, dtype=np.int64)
+        self.dims = tuple(dims)
 
     # -- genes <-> index rows ---------------------------------------------------------------------
     def genes(self, idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -148,6 +199,8 @@ class ResNetModel(GridRows):
             out["peak"] = np.asarray(peak, dtype=np.float64)
         if "widths_ok" in need:
             out["widths_ok"] = np.all(o >= cin, axis=1).astype(np.float64)
+        if self.rules is not None:  # graded, so repair can descend on it
+            out["mid_excess"] = np.maximum(o / (m * self.rules.max_ratio) - 1.0, 0.0).sum(axis=1)
         n = len(stem)
         rec_c = [cin[:, s] for s in self.records] + [o[:, -1]]
         rec_e = [ent[:, s - 1] if s else np.full(n, ent0) for s in self.records] + [ent[:, -1]]
@@ -177,12 +230,15 @@ class ResNetModel(GridRows):
         rec_c, rec_p, rec_e, rec_l = [], [], [], []
         c_in = stem
         widths_ok = True
+        mid_excess = 0.0
         for s in range(self.n_stages):
             b, o, m, k, d = blocks[s], outs[s], mids[s], kernels[s], depths[s]
             pin, pout, stride = geo.p_in[s], geo.p_out[s], geo.strides[s]
             if s in self.records:
                 rec_c.append(c_in), rec_p.append(pin), rec_e.append(ent), rec_l.append(n_layers)
             widths_ok = widths_ok & (o >= c_in)
+            if self.rules is not None:
+                mid_excess = mid_excess + np.maximum(o / (m * self.rules.max_ratio) - 1.0, 0.0)
             proj = (c_in != o) | (stride != 1) if exact else 1.0
             k2 = k * k
             rest = d - 1
@@ -229,6 +285,8 @@ class ResNetModel(GridRows):
                "params_tinynas": f(params - c_in * self.classes - self.classes),
                "rho": f(max(rhos) if scalar else np.max(np.stack([r + 0 * stem for r in rhos]), axis=0)),
                "layers": f(n_layers), "peak": f(peak), "widths_ok": f(widths_ok)}
+        if self.rules is not None:
+            out["mid_excess"] = f(mid_excess + 0 * stem)
         if not scalar:
             out["rho_stages"] = np.stack([r + 0.0 * stem for r in rhos], axis=1)
         return out
@@ -280,6 +338,17 @@ class ResNetRelaxation:
     @property
     def size(self) -> int:
         return len(self.lower)
+
+    def linear_ge(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(A, c) with A z + c >= 0 required: the practical rules' log mid >= log width - log ratio."""
+        rules = self.model.rules
+        if rules is None:
+            return None
+        n = self.n
+        a = np.zeros((n, self.size))
+        for s in range(n):
+            a[s, 1 + n + s], a[s, 1 + s] = 1.0, -1.0
+        return a, np.full(n, math.log(rules.max_ratio))
 
     def widths_order(self) -> list[tuple[int, int]]:
         """(i, j) pairs with z[i] <= z[j] for non-decreasing widths (stem, then stage outputs)."""

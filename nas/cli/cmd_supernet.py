@@ -1,0 +1,80 @@
+"""``nas supernet train``: train a weight-sharing supernet (sandwich rule, in-place distillation)."""
+
+from __future__ import annotations
+
+import sys
+
+from nas.cli._output import add_format, emit_json, table
+
+
+def add_parser(sub):
+    p = sub.add_parser("supernet", help="train a weight-sharing supernet",
+                       description="Weight-sharing supernets: `nas supernet train --space S --data D --epochs E`.")
+    ssub = p.add_subparsers(dest="supernet_command", metavar="COMMAND")
+    t = ssub.add_parser("train", help="train a supernet with the sandwich rule and in-place distillation")
+    t.add_argument("--space", required=True, help="search space (mobilenet, nb201, hybrid, ...)")
+    t.add_argument("--data", default="mnist5k", help="dataset: NAME or NAME:PATH (default: mnist5k)")
+    t.add_argument("--input", help="resize the data to CxHxW, e.g. 3x32x32 (default: the dataset's size)")
+    t.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
+    t.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default: 0.05 x batch/128)")
+    t.add_argument("--sampler", default="uniform", help="subnet sampling: uniform or flops (default: uniform)")
+    t.add_argument("--num-random", type=int, default=2, help="random subnets per step besides the extremes (default: 2)")
+    t.add_argument("--no-distill", action="store_true", help="train the subnets on labels, not on the largest's output")
+    t.add_argument("--bn-images", type=int, default=1000, help="training images for BN recalibration (default: 1000)")
+    t.add_argument("--seed", type=int, default=0, help="seed of weights, data order and subnet draws (default: 0)")
+    t.add_argument("--max-steps", type=int, help="stop after this many steps (checks and benchmarks)")
+    t.add_argument("--out", help="run folder (default: runs/supernet-SPACE-DATA-seedSEED)")
+    t.add_argument("--resume", action="store_true", help="continue from --out/supernet.pt")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format(t)
+    p.set_defaults(_parser=p)
+    return p
+
+
+def _init_distributed():
+    """Join a torchrun launch (WORLD_SIZE > 1): gloo on the CPU, NCCL on CUDA."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist
+
+
+def run(args) -> int:
+    if args.supernet_command != "train":
+        args._parser.print_help()
+        return 2
+    from pathlib import Path
+
+    from nas.errors import NasError
+    from nas.supernet.network import build_supernet
+    from nas.supernet.train import SupernetTrainConfig, train_supernet
+    from nas.training.datasets import load_dataset
+
+    config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, sampler=args.sampler,
+                                 num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
+                                 seed=args.seed, max_steps=args.max_steps)
+    out = Path(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
+    if not args.resume and (out / "supernet.pt").exists():
+        raise NasError(f"{str(out)!r} already holds a supernet checkpoint; pass --resume or another --out")
+    data = load_dataset(args.data, resize=args.input)
+    net = build_supernet(args.space, data.input_type, data.num_classes, seed=args.seed)
+    dist = _init_distributed()
+    try:
+        if not args.no_progress:
+            print(f"nas supernet train: {data.describe()}; space {args.space}; out {out}", file=sys.stderr)
+        result = train_supernet(net, data, config, out_dir=out, resume=args.resume, progress=not args.no_progress)
+    finally:
+        if dist is not None:
+            dist.destroy_process_group()
+    if args.format == "json":
+        emit_json(result)
+    else:
+        table([{k: v for k, v in row.items()} for row in result["history"]])
+        print(f"checkpoint: {result['checkpoint']}")
+    return 0

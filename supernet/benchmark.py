@@ -1,0 +1,190 @@
+"""Measurements of a supernet: parity, training cost, ranking quality, weight inheritance.
+
+Used by ``nas bench supernet`` (small settings) and ``experiments/benchmarks/supernet_*.py`` (the
+figures in the issue). Every function takes its sizes and seeds as arguments and returns plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nas.hw_models.analytic import analytic_costs
+from nas.searchspace.architecture import Architecture
+from nas.supernet.network import Supernet, build_supernet
+from nas.training.datasets import DatasetSplits
+
+
+def parity(net: Supernet, n: int, seed: int = 0, batch: int = 2) -> float:
+    """Largest |supernet(x, arch) − extract(arch)(x)| in eval mode over ``n`` sampled architectures."""
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, *net.input.shape(1)[1:], generator=gen)
+    was = net.training
+    net.eval()
+    worst = 0.0
+    with torch.no_grad():
+        for _ in range(n):
+            a = net.sample(rng)
+            worst = max(worst, float((net(x, a) - net.extract(a).eval()(x)).abs().max()))
+    net.train(was)
+    return worst
+
+
+def spread_over_flops(net: Supernet, n: int, seed: int = 0, pool: int = 400) -> list[Architecture]:
+    """``n`` distinct architectures at evenly spaced FLOPs quantiles of ``pool`` uniform draws."""
+    rng = np.random.default_rng(seed)
+    cands = list(dict.fromkeys(net.sample(rng) for _ in range(pool)))
+    cands.sort(key=lambda a: analytic_costs(net.space.resolve(a)).flops)
+    idx = np.unique(np.round(np.linspace(0, len(cands) - 1, n)).astype(int))
+    return [cands[i] for i in idx]
+
+
+def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int) -> dict[str, float]:
+    from nas.supernet.sampling import make_sampler
+    from nas.supernet.train import SupernetTrainConfig, sandwich_step, step_archs
+
+    torch.manual_seed(0)
+    net = build_supernet(space, input, 10).train()
+    cfg = SupernetTrainConfig()
+    sampler = make_sampler("uniform", net.space)
+    x = torch.randn(batch, *net.input.shape(1)[1:])
+    y = torch.randint(0, 10, (batch,))
+    largest = net.largest()
+    archs = [step_archs(net, sampler, 0, i, cfg.num_random) for i in range(steps + 2)]
+
+    def one(i: int) -> None:
+        net.zero_grad(set_to_none=True)
+        if mode == "sandwich":
+            sandwich_step(net, archs[i], x, y, cfg)
+        else:
+            torch.nn.functional.cross_entropy(net(x, largest), y).backward()
+
+    # warm up on every subnet first (oneDNN builds a kernel per new shape), then time
+    for i in range(steps + 2):
+        one(i)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    for i in range(steps):
+        one(i)
+    seconds = (time.perf_counter() - t0) / steps
+    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}
+
+
+def step_cost(space: str, input: str, batch: int, steps: int = 3) -> dict[str, Any]:
+    """One sandwich step vs one largest-subnet step: seconds each (same machine, same run, alternating
+    fresh processes so neither inherits the other's memory) and each process's peak resident memory."""
+    out: dict[str, Any] = {}
+    for mode in ("largest", "sandwich"):
+        code = ("import json,sys; from nas.supernet.benchmark import _step_cost_child as f; "
+                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps})))")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out[mode] = json.loads(res.stdout.strip().splitlines()[-1])
+    out["sandwich_step_time_ratio"] = out["sandwich"]["seconds"] / out["largest"]["seconds"]
+    return out
+
+
+def kendall(a: list[float], b: list[float]) -> float:
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(a, b).statistic)
+
+
+def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], standalone: list[float], *,
+            bn_images: int, seed: int = 0) -> dict[str, Any]:
+    """Kendall τ against ``standalone`` accuracies of inherited accuracy (with and without BN
+    recalibration) and of params, FLOPs and synflow on the same subnets."""
+    from nas.predictors.score import SCORES
+    from nas.supernet.train import subnet_accuracy
+
+    specs = [net.space.resolve(a) for a in archs]
+    inherited = [subnet_accuracy(net, a, data, bn_images=bn_images, seed=seed) for a in archs]
+    no_recal = [subnet_accuracy(net, a, data, recalibrate=False) for a in archs]
+    params = [analytic_costs(s).params for s in specs]
+    flops = [analytic_costs(s).flops for s in specs]
+    synflow = SCORES.get("synflow")()
+    syn = [synflow(s) for s in specs]
+    return {"kendall_tau": kendall(inherited, standalone), "kendall_tau_no_bn_recal": kendall(no_recal, standalone),
+            "kendall_tau_params": kendall(params, standalone), "kendall_tau_flops": kendall(flops, standalone),
+            "kendall_tau_synflow": kendall(syn, standalone),
+            "rows": [{"digest": a.digest(), "flops": f, "params": p, "synflow": s, "standalone": sa,
+                      "inherited": i, "inherited_no_bn_recal": n}
+                     for a, f, p, s, sa, i, n in zip(archs, flops, params, syn, standalone, inherited, no_recal)]}
+
+
+def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int = 1500, batch: int = 50,
+            supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
+            optimizer: str = "adamw", out: str | Path = "runs/supernet-measure") -> dict[str, Any]:
+    """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
+    of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
+    largest and smallest subnets. Writes ``out/measure.json`` as it goes; returns the same object."""
+    import os
+    from dataclasses import replace
+
+    from nas.io import write_json_atomic
+    from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
+    from nas.training.datasets import Split, load_dataset
+    from nas.training.trainer import TrainConfig, build_model, train
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
+                "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
+                "bn_images": bn_images, "optimizer": optimizer}
+    res: dict[str, Any] = {"settings": settings, "loadavg_start": os.getloadavg()}
+
+    def save() -> None:
+        write_json_atomic(out / "measure.json", res, indent=2)
+
+    t0 = time.time()
+    res["step_cost"] = step_cost(space, input, batch)
+    res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
+    save()
+    data = load_dataset("mnist5k", resize=input)
+    # a seeded random subset (a prefix of a split stored class by class would hold few classes)
+    pick = torch.from_numpy(np.random.default_rng(0).permutation(len(data.train))[:train_images])
+    data = replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
+    res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
+    net = build_supernet(space, data.input_type, data.num_classes, seed=0)
+    cfg = SupernetTrainConfig(epochs=supernet_epochs, batch_size=batch, bn_images=bn_images, optimizer=optimizer)
+    t = time.time()
+    sres = train_supernet(net, data, cfg, out_dir=out / "supernet")
+    res["supernet"] = {"seconds": time.time() - t, "history": sres["history"], "config": cfg.to_json()}
+    save()
+    net.eval()
+    archs = spread_over_flops(net, subnets, seed=1)
+    sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
+    standalone: list[float] = []
+    t = time.time()
+    for a in archs:
+        r = train(build_model(net.space.resolve(a), seed=0), data, sa_cfg, evaluate_test=False)
+        standalone.append(r.valid_accuracy)
+        res["standalone_partial"] = standalone
+        save()
+    res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
+    res.update(ranking(net, data, archs, standalone, bn_images=bn_images))
+    save()
+    inherit: dict[str, Any] = {}
+    scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)
+    for name, a in (("largest", net.largest()), ("smallest", net.smallest())):
+        inh_valid = subnet_accuracy(net, a, data, bn_images=bn_images)
+        inh_test = subnet_accuracy(net, a, data, bn_images=bn_images, split="test")
+        r = train(build_model(net.space.resolve(a), seed=0), data, scratch_cfg)
+        inherit[name] = {"inherited_valid": inh_valid, "inherited_test": inh_test, "scratch_valid": r.valid_accuracy,
+                         "scratch_test": r.test_accuracy, "epochs": supernet_epochs}
+        res["weight_inheritance"] = inherit
+        save()
+    res["total_seconds"] = time.time() - t0
+    res["loadavg_end"] = os.getloadavg()
+    res["threads"] = torch.get_num_threads()
+    save()
+    return res

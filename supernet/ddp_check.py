@@ -1,0 +1,77 @@
+"""Data-parallel check: 2 processes (torchrun, gloo, CPU) with the global batch split vs 1 process with the
+whole batch, same seed, N sandwich steps; the largest absolute weight difference.
+
+``python -m nas.supernet.ddp_check [--steps 10] [--space nb201]`` prints one JSON object; ``ddp_check()``
+returns it. The module launches itself under torchrun as the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def worker(space: str, steps: int, out: str) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from nas.searchspace.space import SPACES
+    from nas.supernet.network import build_supernet
+    from nas.supernet.train import SupernetTrainConfig, train_supernet
+    from nas.training.datasets import load_dataset
+
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp:
+        dist.init_process_group("gloo")
+    data = load_dataset("digits")
+    extra = {"channels": 8, "cells": 1} if space == "nb201" else {}
+    sp = SPACES.get(space)(input=data.input_type, num_classes=data.num_classes, **extra)
+    net = build_supernet(sp, seed=0)
+    cfg = SupernetTrainConfig(epochs=1, batch_size=64, max_steps=steps, bn_images=64, bn_batch=32)
+    train_supernet(net, data, cfg)
+    if not ddp or dist.get_rank() == 0:
+        torch.save(net.state_dict(), out)
+    if ddp:
+        dist.destroy_process_group()
+
+
+def ddp_check(steps: int = 10, space: str = "nb201") -> dict:
+    """Run the 1-process and the 2-process trainings and compare their weights."""
+    import torch
+
+    tmp = Path(tempfile.mkdtemp())
+    me = ["-m", "nas.supernet.ddp_check", "--space", space, "--steps", str(steps), "--worker"]
+    t0 = time.time()
+    subprocess.run([sys.executable, *me, str(tmp / "one.pt")], check=True)
+    t1 = time.time()
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29561",
+                    *me, str(tmp / "two.pt")], check=True)
+    t2 = time.time()
+    a, b = torch.load(tmp / "one.pt"), torch.load(tmp / "two.pt")
+    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point())
+    scale = max(float(a[k].abs().max()) for k in a if a[k].is_floating_point())
+    return {"ddp_max_abs_diff": diff, "largest_abs_weight": scale, "steps": steps, "space": space,
+            "global_batch": 64, "processes": 2, "one_process_seconds": t1 - t0, "two_processes_seconds": t2 - t1,
+            "loadavg": os.getloadavg()[0]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--space", default="nb201")
+    ap.add_argument("--worker", metavar="OUT")
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.space, args.steps, args.worker)
+        return
+    print(json.dumps(ddp_check(args.steps, args.space)))
+
+
+if __name__ == "__main__":
+    main()

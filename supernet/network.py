@@ -1,0 +1,197 @@
+"""The weight-sharing supernet of a search space: ``forward(x, arch)``, ``extract(arch)``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas.errors import NasError
+from nas.hw_models.analytic import flops
+from nas.searchspace.architecture import Architecture
+from nas.searchspace.hparams import HParams
+from nas.searchspace.netspec import NetSpec
+from nas.searchspace.space import SPACES, SearchSpace
+from nas.searchspace.spaces._canonical import CanonicalSpace
+from nas.searchspace.tensor_type import TensorType, parse_input
+from nas.supernet import metaformer, nb201_cell  # noqa: F401  (register their elastic builders)
+from nas.supernet.elastic import ElasticPosition, build_position
+
+SPEC_CACHE = 4096
+
+
+def space_from_config(config: Mapping[str, Any]) -> SearchSpace:
+    """Rebuild a space from ``SearchSpace.config()`` (name, input, classes and any extra settings)."""
+    cfg = dict(config)
+    name = cfg.pop("space", None)
+    if name is None:
+        raise NasError("space settings lack the space name")
+    inp = parse_input(cfg.pop("input")) if "input" in cfg else None
+    classes = cfg.pop("num_classes", None)
+    try:
+        return SPACES.get(name)(input=inp, num_classes=classes, **cfg)
+    except TypeError as e:
+        raise NasError(f"space {name!r} does not take settings {sorted(cfg)}: {e}") from None
+
+
+def _canonical(space: SearchSpace, genes: Mapping[str, Any]) -> Architecture | None:
+    hp = space.canonical(genes) if isinstance(space, CanonicalSpace) else HParams(genes)
+    a = Architecture(space.name, hp)
+    if not space.contains(a):
+        return None
+    try:  # an input size may rule out some choices (e.g. a shift larger than a 1x1 grid)
+        space.resolve(a)
+    except NasError:
+        return None
+    return a
+
+
+def covering_archs(space: SearchSpace) -> list[Architecture]:
+    """Architectures whose layers show every position at its largest: for each index i of the unordered
+    genes (op choices), every ordered gene at its largest value and each unordered gene at choice i,
+    and the same with any single gene at each of its values (so each depth and width occurs with each
+    choice, which ops without elastic declarations need, and neighbouring choices differ, which brings
+    out layers between unlike choices such as layout adapters)."""
+    dims = space.dims
+    n_un = max((len(d.choices) for d in dims if not d.ordered), default=1)
+    out: dict[Architecture, None] = {}
+    for i in range(n_un):
+        base = {d.name: d.choices[-1] if d.ordered else d.choices[i % len(d.choices)] for d in dims}
+        variants = [base] + [{**base, d.name: v} for d in dims for v in d.choices]
+        for genes in variants:
+            a = _canonical(space, genes)
+            if a is not None:
+                out[a] = None
+    if not out:
+        raise NasError(f"space {space.name!r}: no valid architecture among its extremes to size a supernet")
+    return list(out)
+
+
+def extreme_arch(space: SearchSpace, largest: bool) -> Architecture:
+    """The largest (or smallest) architecture by FLOPs: ordered genes at their last (first) value, then
+    each unordered gene in turn set to the choice with the most (fewest) FLOPs."""
+    pick = max if largest else min
+    genes = {d.name: (d.choices[-1] if largest else d.choices[0]) for d in space.dims}
+    a = _canonical(space, genes)
+    if a is None:
+        raise NasError(f"space {space.name!r}: its {'largest' if largest else 'smallest'} genes are not valid")
+    for d in space.dims:
+        if d.ordered:
+            continue
+        options = [b for v in d.choices if (b := _canonical(space, {**a.genes, d.name: v})) is not None]
+        a = pick(options, key=lambda b: flops(space.resolve(b)))
+    return a
+
+
+class Supernet(nn.Module):
+    """Weight-sharing network over every architecture of ``space`` (at its input size and classes).
+
+    Contract: ``forward(x, arch)`` runs the subnet ``arch`` (an ``Architecture`` of the space or its
+    resolved ``NetSpec``) with weights sliced from max-size tensors; there is no active-subnet state.
+    An architecture outside the space or the supernet fails in ``resolve`` with a one-line NasError
+    naming the gene or layer, before any tensor work. ``extract(arch)`` returns the module that
+    ``space.resolve(arch).build()`` builds, with the supernet's weights copied, giving the same
+    outputs in eval mode.
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__()
+        self.space = space
+        cases: dict[str, dict[str, list]] = {}
+        for a in covering_archs(space):
+            for layer in space.resolve(a).layers:
+                per_op = cases.setdefault(layer.name, {})
+                seen = per_op.setdefault(layer.op, [])
+                if (layer.in_type, layer.hp) not in seen:
+                    seen.append((layer.in_type, layer.hp))
+        self.positions = nn.ModuleDict()
+        for name in cases:
+            self.positions[self._pos(name)] = nn.ModuleDict(
+                {op: build_position(op, cs) for op, cs in cases[name].items()})
+        self._specs: OrderedDict[Architecture, NetSpec] = OrderedDict()
+        self._extremes: dict[str, Architecture] = {}
+
+    @staticmethod
+    def _pos(layer_name: str) -> str:
+        return layer_name.replace(".", "_")
+
+    @property
+    def input(self) -> TensorType:
+        return self.space.input
+
+    def config(self) -> dict[str, Any]:
+        return self.space.config()
+
+    def largest(self) -> Architecture:
+        """The subnet with the most FLOPs (``extreme_arch``)."""
+        if "largest" not in self._extremes:
+            self._extremes["largest"] = extreme_arch(self.space, largest=True)
+        return self._extremes["largest"]
+
+    def smallest(self) -> Architecture:
+        """The subnet with the fewest FLOPs (``extreme_arch``)."""
+        if "smallest" not in self._extremes:
+            self._extremes["smallest"] = extreme_arch(self.space, largest=False)
+        return self._extremes["smallest"]
+
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        return self.space.sample(rng)
+
+    def _position(self, name: str, op: str) -> ElasticPosition:
+        pos = self.positions[self._pos(name)] if self._pos(name) in self.positions else None
+        if pos is None or op not in pos:
+            raise NasError(f"layer {name!r} (op {op!r}) is outside the supernet of space {self.space.name!r}")
+        return pos[op]
+
+    def resolve(self, arch: Architecture | NetSpec) -> NetSpec:
+        """The checked NetSpec of ``arch``; a one-line NasError when the supernet cannot run it."""
+        if isinstance(arch, NetSpec):
+            spec = arch
+            if spec.input != self.space.input:
+                raise NasError(f"network input {spec.input} differs from the supernet's {self.space.input}")
+        else:
+            if not isinstance(arch, Architecture):
+                raise NasError(f"expected an Architecture of space {self.space.name!r}, got {type(arch).__name__}")
+            spec = self._specs.get(arch)
+            if spec is not None:
+                self._specs.move_to_end(arch)
+                return spec
+            spec = self.space.resolve(arch)
+        for layer in spec.layers:
+            self._position(layer.name, layer.op).check(layer)
+        if isinstance(arch, Architecture):
+            self._specs[arch] = spec
+            if len(self._specs) > SPEC_CACHE:
+                self._specs.popitem(last=False)
+        return spec
+
+    def forward(self, x: torch.Tensor, arch: Architecture | NetSpec) -> torch.Tensor:
+        spec = self.resolve(arch)
+        for layer in spec.layers:
+            x = self._position(layer.name, layer.op)(x, layer)
+        return x
+
+    def extract(self, arch: Architecture | NetSpec) -> nn.Module:
+        """A plain ``nn.Sequential`` equal to ``NetSpec.build()`` of ``arch``, with copied weights, in
+        the supernet's train/eval mode."""
+        spec = self.resolve(arch)
+        with torch.no_grad():
+            model = nn.Sequential(OrderedDict(
+                (self._pos(layer.name), self._position(layer.name, layer.op).extract(layer))
+                for layer in spec.layers))
+        return model.train(self.training)
+
+
+def build_supernet(space: str | SearchSpace, input: TensorType | str | None = None,
+                   num_classes: int | None = None, seed: int = 0) -> Supernet:
+    """A supernet of ``space`` (a name or a space object) with initial weights fixed by ``seed``."""
+    if isinstance(space, str):
+        inp = parse_input(input) if isinstance(input, str) else input
+        space = SPACES.get(space)(input=inp, num_classes=num_classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Supernet(space)

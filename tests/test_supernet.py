@@ -1,0 +1,244 @@
+"""Supernets: parity with extracted subnets, errors before tensor work, BN recalibration, resume after
+SIGKILL, extraction/export and its bad inputs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas.errors import NasError
+from nas.searchspace import Architecture, TensorType
+from nas.searchspace.space import SPACES
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _supernet_tiny  # noqa: E402,F401  (registers the tiny_test space)
+
+from nas.cli.main import main  # noqa: E402
+from nas.supernet import build_supernet  # noqa: E402
+from nas.supernet.bn import recalibrate_bn  # noqa: E402
+from nas.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+
+WORKER = Path(__file__).parent / "_supernet_worker.py"
+
+
+def _parity(net, archs, x) -> float:
+    net.eval()
+    worst = 0.0
+    with torch.no_grad():
+        for a in archs:
+            model = net.extract(a).eval()
+            ref = net.space.resolve(a).build()
+            assert [n for n, _ in model.named_parameters()] == [n for n, _ in ref.named_parameters()]
+            worst = max(worst, float((net(x, a) - model(x)).abs().max()))
+    return worst
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    return build_supernet("mobilenet", "1x16x16", 10, seed=0)
+
+
+def test_mobilenet_parity_random_and_extreme_subnets(mobilenet):
+    rng = np.random.default_rng(0)
+    archs = [mobilenet.largest(), mobilenet.smallest()] + [mobilenet.sample(rng) for _ in range(2)]
+    x = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert _parity(mobilenet, archs, x) <= 1e-5
+    assert mobilenet.largest()["d1"] == 4 and mobilenet.largest()["k1_1"] == 7 and mobilenet.smallest()["e5_2"] == 3
+
+
+def test_extracted_traced_flops_equal_analytic(mobilenet):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    a = mobilenet.sample(np.random.default_rng(5))
+    spec = mobilenet.space.resolve(a)
+    model = mobilenet.extract(a).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, 1, 16, 16))
+    counted = sum(layer.macs() - layer.spec.uncounted_macs(layer.in_type, layer.hp) for layer in spec.layers)
+    assert counter.get_total_flops() == 2 * counted
+
+
+def test_invalid_architecture_fails_naming_the_gene(mobilenet):
+    bad = mobilenet.largest().replace(k1_1=9)
+    with pytest.raises(NasError, match="k1_1=9 not allowed"):
+        mobilenet(torch.randn(1, 1, 16, 16), bad)
+    with pytest.raises(NasError, match="from space 'nb201'"):
+        mobilenet.extract(Architecture("nb201", mobilenet.largest().genes))
+
+
+def test_nb201_parity_one_weight_set_per_edge_choice():
+    space = SPACES.get("nb201")(input=TensorType.map(1, 8, 8), channels=4, cells=1)
+    net = build_supernet(space)
+    rng = np.random.default_rng(1)
+    x = torch.randn(2, 1, 8, 8)
+    assert _parity(net, [net.sample(rng) for _ in range(10)], x) <= 1e-5
+    # one module per parametric op on each of the 6 edges of each cell (3 cells), shared across archs
+    convs = [n for n in net.state_dict() if n.endswith("nor_conv_3x3.1.weight")]
+    assert len(convs) == 6 * 3
+
+
+def test_op_choice_position_and_unexportable_op_parity():
+    net = build_supernet("tiny_test", seed=0)
+    archs = [Architecture("tiny_test", {"width": w, "depth": d, "kernel": k, "mixer": m})
+             for w in (4, 8) for d in (1, 2) for k in (3, 5) for m in ("mbconv", "fft_filter")]
+    assert _parity(net, archs, torch.randn(3, 1, 8, 8)) <= 1e-5
+
+
+def test_bn_recalibration_is_the_exact_mean_over_images():
+    bn = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
+    images = torch.randn(400, 3, 4, 4) * 2 + 1
+    recalibrate_bn(bn, images, batch_size=100)
+    torch.testing.assert_close(bn[0].running_mean, images.mean((0, 2, 3)), rtol=0, atol=1e-5)
+    per_batch = torch.stack([images[i:i + 100].var((0, 2, 3)) for i in range(0, 400, 100)]).mean(0)
+    torch.testing.assert_close(bn[0].running_var, per_batch, rtol=1e-5, atol=1e-5)
+    assert bn[0].momentum == 0.1 and not bn.training
+
+
+def _train_args(out: Path, *extra: str) -> list[str]:
+    return ["supernet", "train", "--space", "tiny_test", "--data", "digits", "--epochs", "3", "--batch-size", "256",
+            "--bn-images", "64", "--out", str(out), "--no-progress", *extra]
+
+
+def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(WORKER), "cli", *_train_args(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = killed / "supernet.pt"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and load_checkpoint(ckpt, "supernet")["epoch"] >= 1:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert load_checkpoint(ckpt, "supernet")["epoch"] < 3
+    assert main(_train_args(killed, "--resume")) == 0
+    full = tmp_path / "full"
+    assert main(_train_args(full)) == 0
+    a, b = load_checkpoint(ckpt, "supernet"), load_checkpoint(full / "supernet.pt", "supernet")
+    assert a["epoch"] == b["epoch"] == 3
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    net = build_supernet("tiny_test", seed=0)
+    path = tmp_path_factory.mktemp("tiny") / "supernet.pt"
+    save_checkpoint(path, {"model": net.state_dict(), "space": net.config(), "data": {"name": "digits"}},
+                    kind="supernet")
+    return net, path
+
+
+def test_extract_writes_a_model_load_model_rebuilds(tiny_checkpoint, tmp_path, capsys):
+    from nas.supernet.export import load_model
+
+    net, path = tiny_checkpoint
+    arch = Architecture("tiny_test", {"width": 4, "depth": 2, "kernel": 5, "mixer": "mbconv"})
+    out = tmp_path / "m.pt"
+    assert main(["extract", str(path), "--arch", arch.canonical_json(), "-o", str(out), "--bn-images", "0",
+                 "--torchscript", "--onnx", "--format", "json"]) == 0
+    x = torch.randn(2, 1, 8, 8)
+    model = load_model(out)
+    with torch.no_grad():
+        ref = net.eval()(x, arch)
+        assert float((model(x) - ref).abs().max()) <= 1e-5
+        assert float((torch.jit.load(str(out.with_suffix(".torchscript.pt")))(x) - ref).abs().max()) <= 1e-5
+    assert out.with_suffix(".onnx").stat().st_size > 0
+    assert torch.load(out, weights_only=True)["arch"] == arch.to_json()
+
+
+def _bad(argv, capsys, out: Path) -> str:
+    out.write_text("old")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert out.read_text() == "old"
+    return err
+
+
+def test_extract_bad_inputs_one_line_exit_2_nothing_overwritten(tiny_checkpoint, tmp_path, capsys):
+    _, path = tiny_checkpoint
+    out = tmp_path / "m.pt"
+    fft = '{"space":"tiny_test","genes":{"width":8,"depth":1,"kernel":3,"mixer":"fft_filter"}}'
+    err = _bad(["extract", str(path), "--arch", fft, "-o", str(out), "--bn-images", "0", "--onnx"], capsys, out)
+    assert "layer 'mix1' (op 'fft_filter') cannot export to ONNX" in err
+    assert not out.with_suffix(".onnx").exists()
+    err = _bad(["extract", str(path), "--arch", "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "-o", str(out)], capsys, out)
+    assert "from space 'nb201', not 'tiny_test'" in err
+    outside = '{"space":"tiny_test","genes":{"width":16,"depth":1,"kernel":3,"mixer":"mbconv"}}'
+    err = _bad(["extract", str(path), "--arch", outside, "-o", str(out)], capsys, out)
+    assert "width=16 not allowed" in err
+    truncated = tmp_path / "trunc.pt"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    err = _bad(["extract", str(truncated), "--arch", "largest", "-o", str(out)], capsys, out)
+    assert "corrupt or truncated" in err
+    other = tmp_path / "train.pt"
+    save_checkpoint(other, {"model": {}}, kind="train")
+    err = _bad(["extract", str(other), "--arch", "largest", "-o", str(out)], capsys, out)
+    assert "is a 'train' checkpoint; expected 'supernet'" in err
+    nb = tmp_path / "nb.pt"
+    save_checkpoint(nb, {"model": {}, "space": {"space": "nb201", "input": "1x8x8", "num_classes": 10,
+                                                "channels": 4, "cells": 1}}, kind="supernet")
+    err = _bad(["extract", str(nb), "--arch", fft, "-o", str(out)], capsys, out)
+    assert "does not hold a usable supernet" in err
+
+
+def test_supernet_train_bad_values(tmp_path, capsys):
+    out = tmp_path / "o"
+    for extra, needle in ((["--sampler", "greedy"], "sampler='greedy' not allowed"),
+                          (["--epochs", "0"], "epochs=0 not allowed"),
+                          (["--resume"], "nothing to resume")):
+        assert main(_train_args(out, *extra)) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1
+    assert not (out / "supernet.pt").exists()
+
+
+def test_search_with_the_supernet_evaluator_caches_per_architecture(tiny_checkpoint, tmp_path, capsys):
+    import json
+
+    from nas.search.space_eval import SpaceRef
+    from nas.search.supernet_eval import SupernetEvaluator
+
+    _, path = tiny_checkpoint
+    assert main(["search", "--space", "tiny_test", "--evaluator", "supernet", "--supernet", str(path), "--trials", "4",
+                 "--strategy", "random", "--out", str(tmp_path / "s"), "--format", "json", "--no-progress"]) == 0
+    front = json.loads(capsys.readouterr().out)["pareto"]
+    assert front and all(0.0 <= p["valid_accuracy"] <= 1.0 for p in front)
+    ev = SupernetEvaluator(SpaceRef("tiny_test"), str(path), "digits", bn_images=64)
+    arch = Architecture("tiny_test", {"width": 4, "depth": 1, "kernel": 3, "mixer": "mbconv"})
+    first, second = ev(arch), ev(arch)
+    assert first.metrics == second.metrics and not first.info["cached"] and second.info["cached"]
+
+
+def test_search_supernet_evaluator_bad_inputs(tiny_checkpoint, tmp_path, capsys):
+    _, path = tiny_checkpoint
+    base = ["search", "--trials", "2", "--strategy", "random", "--out", str(tmp_path / "s"), "--no-progress",
+            "--evaluator", "supernet"]
+    for extra, needle in ((["--space", "tiny_test"], "needs --supernet"),
+                          (["--space", "nb201", "--supernet", str(path)], "covers space 'tiny_test'")):
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+
+
+def test_flops_stratified_sampler_fills_every_band():
+    from nas.supernet.sampling import FlopsStratifiedSampler
+
+    space = SPACES.get("nb201")(input=TensorType.map(1, 8, 8), channels=4, cells=1)
+    sampler = FlopsStratifiedSampler(space, strata=4, probe=200, seed=0)
+    rng = np.random.default_rng(0)
+    bands = np.searchsorted(sampler.edges[1:-1], [sampler.flops(sampler.sample(rng)) for _ in range(80)],
+                            side="right")
+    counts = np.bincount(bands, minlength=4)
+    assert counts.min() >= 10 and counts.sum() == 80
