@@ -8,6 +8,7 @@ of the cost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,27 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "nas"
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """What a cached proxy value depends on besides its settings: the torch version and a digest of the
+    operations' and the proxies' source. Part of the cache key, so one cache folder shared by unrelated
+    checkouts or machines with another torch never serves values computed by other code."""
+    from importlib import metadata
+
+    import nas.predictors.proxies as proxies
+    import nas.searchspace.ops as ops
+
+    h = hashlib.sha256()
+    try:
+        h.update(metadata.version("torch").encode())
+    except metadata.PackageNotFoundError:
+        h.update(b"no-torch")
+    for f in sorted(Path(ops.__file__).parent.glob("*.py")) + [Path(proxies.__file__), Path(__file__)]:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def space_batch(space: SearchSpace, data: str | None, size: int = DEFAULT_BATCH, seed: int = 0) -> Batch:
@@ -76,7 +98,7 @@ class CachedProxies:
             raise NasError(f"space {space.name!r} does not take proxy space options {sorted(kwargs)}: {e}") from None
         self.ids: dict[str, str] = {}
         for n in self.names:
-            cfg: dict[str, Any] = {"proxy": n, "seed": seed, "space": self.space.config()}
+            cfg: dict[str, Any] = {"proxy": n, "seed": seed, "space": self.space.config(), "code": code_version()}
             if PROXIES.get(n).needs_data:
                 cfg.update(data=data or "random", batch=self.batch_size)
             self.ids[n] = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]

@@ -246,12 +246,15 @@ def layers_figure(costs: pd.DataFrame, title: str = "") -> Figure:
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
     """Write ``fig`` as a PNG atomically and close it."""
+    from nas.io import atomic_path
+
     plt = _plt()
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:  # a unique temporary name: two writers never share one
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -36,6 +36,15 @@ def _meaningful_diff(space, a: Architecture, b: Architecture) -> list[str]:
     return [k for k in a.genes if a[k] != b[k] and k not in off]
 
 
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny networks run faster on one thread (and do not stall on a CPU shared with other jobs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module", params=SPACE_NAMES)
 def space_and_samples(request) -> Iterator[tuple]:
     space = get_space(request.param)
@@ -46,7 +55,7 @@ def test_expected_spaces_registered() -> None:
     assert {"nb201", "hybrid", "mobilenet", "resnet"} <= set(SPACE_NAMES)
 
 
-def test_samples_resolve_build_andrun_forward(space_and_samples) -> None:
+def test_samples_resolve_build_and_run(space_and_samples, one_thread) -> None:
     """50 seeded samples resolve, build with real weights (the analytic params) and run a forward pass
     at 64² (32² for nb201) to the class logits, at tiny width (``nas.testing.tiny_spec``)."""
     space, archs = space_and_samples
@@ -59,7 +68,7 @@ def test_samples_resolve_build_andrun_forward(space_and_samples) -> None:
         assert params == analytic_costs(spec).params, a
 
 
-def test_analytic_macs_equal_traced(space_and_samples) -> None:
+def test_analytic_macs_equal_traced(space_and_samples, one_thread) -> None:
     """torch's flop counter sees every MAC except the ops' declared ``uncounted_macs`` (scans, FFTs)."""
     space, archs = space_and_samples
     inp = small_input(space)

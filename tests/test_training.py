@@ -115,6 +115,9 @@ def test_config_errors_are_one_line() -> None:
             TrainConfig(**kw)
     with pytest.raises(NasError, match="unknown training setting"):
         TrainConfig.from_json({"epochz": 2})
+    # warm-up: one epoch, at most a tenth of the schedule, so a 1-epoch run still decays
+    assert [TrainConfig(epochs=e).resolved_warmup_epochs for e in (1, 5, 20)] == [0.1, 0.5, 1.0]
+    assert TrainConfig(epochs=4, warmup_epochs=2.0).resolved_warmup_epochs == 2.0
 
 
 def test_recipe_parts() -> None:

@@ -39,7 +39,8 @@ AUGMENTS = ("shift", "none")
 @dataclass(frozen=True)
 class TrainConfig:
     """One fixed schedule. ``lr``/``weight_decay`` of None take the optimizer's default (SGD 0.05 / 5e-4 at
-    batch 128, scaled linearly with the batch; AdamW 2e-3 / 0.05). Invalid values are one-line errors."""
+    batch 128, scaled linearly with the batch; AdamW 2e-3 / 0.05); ``warmup_epochs`` None: one epoch, at
+    most a tenth of the schedule. Invalid values are one-line errors."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -47,7 +48,7 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float | None = None
     momentum: float = 0.9
-    warmup_epochs: float = 1.0
+    warmup_epochs: float | None = None
     label_smoothing: float = 0.1
     grad_clip: float = 5.0
     augment: str = "shift"
@@ -74,7 +75,7 @@ class TrainConfig:
                 raise bad(name, f"give a number in {'(' if name == 'lr' else '['}{lo}, {hi}]")
         if not 0.0 <= self.momentum < 1.0:
             raise bad("momentum", "give a number in [0, 1)")
-        if not 0.0 <= self.warmup_epochs <= self.epochs:
+        if self.warmup_epochs is not None and not 0.0 <= self.warmup_epochs <= self.epochs:
             raise bad("warmup_epochs", f"give a number in [0, epochs={self.epochs}]")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise bad("label_smoothing", "give a number in [0, 1)")
@@ -90,6 +91,11 @@ class TrainConfig:
         if self.lr is not None:
             return self.lr
         return 0.05 * self.batch_size / 128 if self.optimizer == "sgd" else 2e-3
+
+    @property
+    def resolved_warmup_epochs(self) -> float:
+        """Default: one epoch, but at most a tenth of the schedule (a 1-epoch run must still decay)."""
+        return self.warmup_epochs if self.warmup_epochs is not None else min(1.0, 0.1 * self.epochs)
 
     @property
     def resolved_weight_decay(self) -> float:
@@ -199,7 +205,7 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
     total_steps = steps_per_epoch * config.epochs
     opt = make_optimizer(model, config.optimizer, config.resolved_lr, config.resolved_weight_decay,
                          config.momentum)
-    sched = warmup_cosine(opt, total_steps, int(round(config.warmup_epochs * steps_per_epoch)))
+    sched = warmup_cosine(opt, total_steps, int(round(config.resolved_warmup_epochs * steps_per_epoch)))
     gen = torch.Generator().manual_seed(config.seed)
     history: list[dict[str, float]] = []
     start_epoch = 0

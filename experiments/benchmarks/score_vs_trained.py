@@ -82,15 +82,60 @@ def from_bench(path: Path) -> list[tuple[str, list[dict], dict]]:
     return out
 
 
+def bench_doc_from_log(path: Path, data: str, max_flops: float, epochs: int, seed: int,
+                       batch_size: int) -> dict:
+    """A `nas bench train` JSON rebuilt from its stderr progress lines (for a run stopped early): each
+    line names the space, the network's rank, its FLOPs and accuracies; the networks are re-drawn."""
+    import re
+
+    from nas.training.bench import SPACE_INPUTS, sample_under
+    from nas.training.datasets import dataset_signature
+
+    found: dict[str, list[tuple[float, float, float]]] = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"(\w+) (\d+)/\d+: ([\d.]+)M FLOPs, valid ([\d.]+), test ([\d.]+)", line)
+        if m:
+            found.setdefault(m[1], []).append((float(m[3]), float(m[4]), float(m[5])))
+    spaces = []
+    for name, nets in found.items():
+        inp, k = dataset_signature(data, SPACE_INPUTS[name])
+        drawn = sample_under(get_space(name, input=inp, num_classes=k), len(nets), max_flops,
+                             np.random.default_rng(seed))
+        rows = []
+        for (arch, _, flops), (mflops, valid, test) in zip(drawn, nets):
+            assert abs(flops / 1e6 - mflops) < 0.06, "re-drawn network differs from the logged one"
+            rows.append({"digest": arch.digest(), "flops": flops, "valid_accuracy": valid, "test_accuracy": test})
+        spaces.append({"space": name, "input": str(inp), "networks": rows})
+    return {"data": data, "max_flops": max_flops, "schedule": {"seed": seed, "epochs": epochs, "batch_size": batch_size},
+            "spaces": spaces}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", action="append", default=[], help="search run folder (--evaluator train)")
     ap.add_argument("--bench", action="append", default=[], help="nas bench train --format json output")
+    ap.add_argument("--bench-log", help="stderr of a `nas bench train` run (stopped early), with --seed, "
+                                        "--max-flops, --epochs, --batch-size as it ran")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-flops", type=float, default=50e6)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--write", action="store_true", help=f"record the result in {OUT}")
     args = ap.parse_args()
     results = [from_run(Path(r)) for r in args.run]
     for b in args.bench:
         results += from_bench(Path(b))
+    if args.bench_log:
+        import tempfile
+
+        doc = bench_doc_from_log(Path(args.bench_log), "mnist5k", args.max_flops, args.epochs, args.seed,
+                                 args.batch_size)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump(doc, fh)
+        results += from_bench(Path(fh.name))
+        for r in results[-len(doc["spaces"]):]:
+            r[2]["source"] = f"{args.bench_log} (nas bench train --seed {args.seed} --max-flops "\
+                             f"{args.max_flops:g} --epochs {args.epochs} --batch-size {args.batch_size})"
     doc = {"measurements": []}
     for space, rows, meta in results:
         t_test = taus(rows, "test_accuracy")

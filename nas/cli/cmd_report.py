@@ -45,7 +45,7 @@ def run(args) -> int:
 
         matplotlib.use("Agg")
     from nas.cli._output import emit_json
-    from nas.io import write_text_atomic
+    from nas.io import write_bytes_atomic, write_text_atomic
     from nas.search.html_report import render, run_figures
     from nas.search.run_analysis import RunFolder
 
@@ -61,9 +61,7 @@ def run(args) -> int:
         fig_dir.mkdir(parents=True, exist_ok=True)
         for f in figures:
             path = fig_dir / f"{f.section}.png"
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(f.png)
-            tmp.replace(path)
+            write_bytes_atomic(path, f.png)
             pngs.append(str(path))
     info = run.summary()
     if args.format == "json":

@@ -49,7 +49,8 @@ class DeepMADSearcher(Searcher):
     Options: ``rho`` (ρ₀, default none), ``convention`` ("auto": "both" on ``resnet``, else
     "analytic"; or "analytic" / "tinynas" / "both": how the FLOPs and params budgets are counted),
     ``max_layers``, ``max_feature_map``, ``nondecreasing`` (default true), ``practical`` (structural
-    rules: resolution-aware kernels and depths, minimum mid widths; default false), ``top_k`` designs handed
+    rules: resolution-aware kernels and depths, minimum mid widths; default true, false for the published
+    program), ``top_k`` designs handed
     to the driver (default 10), ``starts`` (SLSQP starts, default 1), ``solver`` ("program" or
     "evolution"), ``candidates`` (the evolution's budget, default 100000), and the score's ``form``,
     ``alpha``, ``beta``, ``penalty_stages`` (see ``nas.predictors.deepmad``).
@@ -68,7 +69,7 @@ class DeepMADSearcher(Searcher):
     options: ClassVar[dict[str, Any]] = {
         "rho": None, "convention": "auto", "max_layers": None, "max_feature_map": None, "nondecreasing": True,
         "top_k": 10, "starts": 1, "solver": "program", "candidates": 100000, "form": "released", "alpha": None,
-        "beta": 10.0, "penalty_stages": "released", "practical": False}
+        "beta": 10.0, "penalty_stages": "released", "practical": True}
 
     def __init__(self, *args: Any, budgets: Sequence[Budget] = (), target: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

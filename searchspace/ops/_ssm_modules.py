@@ -4,7 +4,7 @@ Both take a B×N×D sequence or a B×C×H×W map; a map is scanned as its raster
 and reshaped back. What ``torch.utils.flop_counter`` does not count (the S4D kernel's Vandermonde
 product and FFTs, Mamba's selective scan) is written with elementwise ops only, so the counter sees
 exactly the Linears/convolutions and the ops charge the rest as ``uncounted_macs``; the selective
-scan is one dispatcher op (``nas::selective_scan``) that the counter does not look inside.
+scan is one dispatcher op (``nas_ssm::selective_scan``) that the counter does not look inside.
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
 
 
 # A dispatcher op of its own (not ``torch.library.custom_op``, whose first call imports torch._dynamo):
-# torch's flop counter sees ``nas::selective_scan`` as one op it has no formula for, never its insides.
-_LIB = torch.library.Library("nas", "DEF")
+# torch's flop counter sees ``nas_ssm::selective_scan`` as one op it has no formula for, never its insides.
+_LIB = torch.library.Library("nas_ssm", "DEF")  # its own namespace: one DEF library per namespace
 _LIB.define("selective_scan(Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, int chunk, bool keep)"
             " -> (Tensor, Tensor, Tensor)")
 _LIB.impl("selective_scan", _scan_forward, "CompositeExplicitAutograd")
@@ -211,7 +211,7 @@ class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, delta, a, b, c, chunk: int, keep: bool):  # type: ignore[override]
-        y, hs, es = torch.ops.nas.selective_scan(u, delta, a, b, c, chunk, keep)
+        y, hs, es = torch.ops.nas_ssm.selective_scan(u, delta, a, b, c, chunk, keep)
         ctx.chunk = chunk
         ctx.save_for_backward(u, delta, a, b, c, hs, es)
         return y
@@ -227,7 +227,7 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: tor
     """Mamba's selective scan, chunked: h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·u_t) ⊗ B_t, y_t = h_t·C_t + skip ⊙ u_t.
 
     u, delta: B×L×C; a: C×S (negative); b, c: B×L×S; skip: C. Returns B×L×C, equal to the token-by-token
-    recurrence up to float rounding. Runs as one dispatcher op (``nas::selective_scan``) with a hand-written
+    recurrence up to float rounding. Runs as one dispatcher op (``nas_ssm::selective_scan``) with a hand-written
     backward, so torch's flop counter sees none of it (the op charges it as ``uncounted_macs``) and
     autograd keeps one B×L×C×S state and decay instead of a graph per token. Chunk length and the
     arithmetic's dtype follow ``scan_plan`` (``chunk`` can only shorten the chunks).
