@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 
 PRUNERS = ("none", "sha", "hyperband")
 REDUCTION_FACTOR = 3
+
+
+def first_rung(epochs: int) -> int:
+    """Epochs a trial trains before the first pruning decision: a quarter of the schedule (at least 1).
+    Measured: on 38 resnet trials (digits, 9 epochs) a first rung at epoch 1 pruned the best network
+    (after one epoch, mostly warm-up, accuracies are near chance); at epoch 2 SHA kept it."""
+    return max(1, round(epochs / 4))
 EpochReport = Callable[[int, Mapping[str, float]], bool]
 
 
@@ -117,7 +124,8 @@ class TrainEvaluator:
 
     @cached_property
     def _pruner(self) -> EpochPruner | None:
-        return None if self.pruner == "none" else EpochPruner(self.pruner, self.config.epochs)
+        epochs = self.config.epochs
+        return None if self.pruner == "none" else EpochPruner(self.pruner, epochs, first_rung(epochs))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"ref": self.ref, "data": self.data, "resize": self.resize, "train": dict(self.train),

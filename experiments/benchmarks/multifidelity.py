@@ -31,9 +31,9 @@ def load_trials(run: Path) -> list[dict]:
     return [t.to_json() for _, t in sorted(store.trials().items())]
 
 
-def simulate(trials: list[dict], kind: str, max_epochs: int) -> list[dict]:
+def simulate(trials: list[dict], kind: str, max_epochs: int, min_epochs: int = 1) -> list[dict]:
     """Per trial: the epochs it would train and its last validation accuracy under ``kind`` pruning."""
-    pruner = EpochPruner(kind, max_epochs) if kind != "none" else None
+    pruner = EpochPruner(kind, max_epochs, min_epochs) if kind != "none" else None
     out = []
     for t in trials:
         if t["state"] != "complete":
@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--run", required=True, help="an unpruned --evaluator train --strategy random run folder")
     ap.add_argument("--live", help="a --pruner sha run folder of the same settings, to check against")
     ap.add_argument("--trials", type=int, help="use the first N trials (default: all)")
+    ap.add_argument("--min-epochs", type=int, nargs="+", default=[1],
+                    help="the pruners' first rung (epochs before any decision), one result each (default 1)")
     args = ap.parse_args()
     cfg = json.loads((Path(args.run) / "config.json").read_text())
     trials = load_trials(Path(args.run))
@@ -67,13 +69,15 @@ def main() -> None:
         trials = [t for t in trials if t["number"] < args.trials]
     epochs = cfg["epochs"]
     res = {}
-    for kind in ("none", "sha", "hyperband"):
-        rows = simulate(trials, kind, epochs)
+    kinds = [("none", 1)] + [(k, m) for m in args.min_epochs for k in ("sha", "hyperband")]
+    for kind, min_e in kinds:
+        rows = simulate(trials, kind, epochs, min_e)
         best = max(rows, key=lambda r: r["valid_accuracy"])
-        res[kind] = {"trained_trials": len(rows), "total_epochs": sum(r["epochs"] for r in rows),
+        key = kind if kind == "none" else f"{kind}_min{min_e}"
+        res[key] = {"trained_trials": len(rows), "total_epochs": sum(r["epochs"] for r in rows),
                      "best_valid_accuracy": best["valid_accuracy"], "best_trial": best["number"],
                      "best_trial_test_accuracy": best["test_accuracy"]}
-    for kind in ("sha", "hyperband"):
+    for kind in (k for k in res if k != "none"):
         res[kind]["epochs_fraction"] = res[kind]["total_epochs"] / res["none"]["total_epochs"]
         res[kind]["best_difference_points"] = 100 * (res[kind]["best_valid_accuracy"] - res["none"]["best_valid_accuracy"])
         res[kind]["goal_met"] = (abs(res[kind]["best_difference_points"]) <= 0.3 and res[kind]["epochs_fraction"] <= 0.4)
