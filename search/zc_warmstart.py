@@ -28,10 +28,6 @@ class ZeroCostWarmStart(Searcher):
     name = "zc-warmstart"
     options: ClassVar[Mapping[str, Any]] = {"base": "bananas", "base_options": {}, "score": "auto",
                                             "score_options": {}, "pool": 100, "n_warm": 10}
-    quick_options: ClassVar[Mapping[str, Any]] = {
-        "pool": 12, "n_warm": 3, "score": "params",
-        "base_options": {"n_init": 4, "candidates": 20, "parents": 3, "predictor": "rf",
-                         "predictor_options": {"n_estimators": 20}}}
     quick_options: ClassVar[Mapping[str, Any]] = {"score": "params", "pool": 8, "n_warm": 3,
                                                   "base_options": {"n_init": 4, "candidates": 20, "parents": 3}}
 
