@@ -93,6 +93,7 @@ class DifferentiableSearcher(Searcher):
     multi_objective = True  # it optimises the network's loss; the driver's objectives are only recorded
     needs_budgets = True
     needs_data = True
+    spaces: ClassVar[tuple[str, ...]] = SPACES
     checks_feasibility = False  # the driver checks that the budgets can be met before the search
     options: ClassVar[dict[str, Any]] = {
         "data": None, "epochs": 10, "order": 1, "batch_size": 64, "train_size": 1000, "valid_size": 400,

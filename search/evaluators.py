@@ -56,8 +56,8 @@ class EvaluatorFactory:
 
 
 def _load_builtin() -> None:
-    import nas.search.train_eval  # noqa: F401 - registers "train"
     import nas.search.supernet_eval  # noqa: F401 - registers "supernet"
+    import nas.search.train_eval  # noqa: F401 - registers "train"
 
 
 EVALUATORS: Registry[EvaluatorFactory] = Registry("evaluator", loader=_load_builtin)

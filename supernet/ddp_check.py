@@ -53,10 +53,18 @@ def ddp_check(steps: int = 10, space: str = "nb201") -> dict:
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29561",
                     *me, str(tmp / "two.pt")], check=True)
     t2 = time.time()
+    # control: the same one-process run with 2 threads (only float summation order differs)
+    subprocess.run([sys.executable, *me, str(tmp / "one_t2.pt")], check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
     a, b = torch.load(tmp / "one.pt"), torch.load(tmp / "two.pt")
-    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point())
+    c = torch.load(tmp / "one_t2.pt")
+    control = max(float((a[k].double() - c[k].double()).abs().max()) for k in a if a[k].is_floating_point())
+    diffs = {k: float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point()}
+    worst = max(diffs, key=diffs.get)
+    diff = diffs[worst]
     scale = max(float(a[k].abs().max()) for k in a if a[k].is_floating_point())
-    return {"ddp_max_abs_diff": diff, "largest_abs_weight": scale, "steps": steps, "space": space,
+    params = {k for k, v in a.items() if v.is_floating_point() and "running_" not in k}
+    return {"ddp_max_abs_diff": diff, "worst_tensor": worst, "one_process_1_vs_2_threads_max_abs_diff": control,
+            "ddp_max_abs_diff_parameters": max(diffs[k] for k in params), "largest_abs_weight": scale, "steps": steps, "space": space,
             "global_batch": 64, "processes": 2, "one_process_seconds": t1 - t0, "two_processes_seconds": t2 - t1,
             "loadavg": os.getloadavg()[0]}
 

@@ -1,7 +1,7 @@
 """BatchNorm over the global batch of a data-parallel run (gloo or NCCL), for the supernet's skeletons.
 
-torch's ``SyncBatchNorm`` runs on GPUs only; this one all-reduces the per-channel sum, sum of squares
-and count with ``torch.distributed.nn.functional.all_reduce`` (differentiable), so N processes with
+torch's ``SyncBatchNorm`` runs on GPUs only; this one all-reduces the per-channel sum and count, then
+the sum of squared deviations, with ``torch.distributed.nn.functional.all_reduce`` (differentiable), so N processes with
 the batch split normalise exactly as one process with the whole batch.
 """
 
@@ -31,10 +31,11 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
 
         c = x.shape[1]
         count = torch.full((1,), float(x.numel() // c), dtype=x.dtype, device=x.device)
-        stats = all_reduce(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
+        # two passes (mean, then squared deviations), as torch's own kernel: E[x²] − E[x]² cancels badly
+        stats = all_reduce(torch.cat([x.sum((0, 2, 3)), count]))
         n = stats[-1]
         mean = stats[:c] / n
-        var = stats[c:2 * c] / n - mean * mean
+        var = all_reduce(((x - mean[None, :, None, None]) ** 2).sum((0, 2, 3))) / n
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 m = self.momentum if self.momentum is not None else 0.1

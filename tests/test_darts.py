@@ -194,3 +194,21 @@ def test_random_subset_draws_every_class():
     sub = random_subset(replace(d, train=ordered), 12, 5)
     assert len(sub.train) == 12 and len(sub.valid) == 5
     assert len(set(sub.train.y.tolist())) >= 3
+
+
+@pytest.mark.parametrize("args,match", [
+    (["bench", "nb201-darts", "--method", "enas"], "--method 'enas' not allowed"),
+    (["bench", "nb201-darts", "--seeds", "0"], "--seeds 0 not allowed"),
+    (["search", "--space", "nb201", "--strategy", "gdas", "--data", "mnist5k", "--option", "order=2"],
+     "order=2 applies to darts"),
+    (["search", "--space", "nb201", "--strategy", "darts", "--data", "mnist5k", "--option", "a_lr=-1"],
+     "a_lr=-1"),
+    (["search", "--space", "resnet", "--strategy", "darts", "--data", "mnist5k"], "not 'resnet'"),
+])
+def test_cli_bad_darts_inputs_are_one_line_errors(args, match, tmp_path, capsys):
+    out = tmp_path / "run"
+    extra = ["--no-progress", "--out", str(out)] if args[0] == "search" else []
+    code, _, err = _cli(args + extra, capsys)
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert code == 2 and len(errors) == 1 and match in errors[0] and "Traceback" not in err
+    assert not out.exists()

@@ -20,13 +20,18 @@ def run(args) -> int:
         space = cls()
         rows.append({"name": name, "kind": "space", "size": space.size(), "genes": len(space.dims),
                      "input": space.config()["input"], "classes": space.num_classes,
-                     "description": (cls.__doc__ or "").strip().splitlines()[0]})
+                     "description": _first_line(cls.__doc__)})
     for name, fn in REFERENCES.items():
         rows.append({"name": name, "kind": "reference", "size": 1, "genes": 0, "input": "3x224x224",
-                     "classes": 1000, "description": (fn.__doc__ or "").strip().splitlines()[0]})
+                     "classes": 1000, "description": _first_line(fn.__doc__)})
     if args.format == "json":
         emit_json(rows)
     else:
         table([{**r, "size": f"{r['size']:.3g}" if r["size"] > 1e6 else r["size"]} for r in rows],
               ["name", "kind", "size", "genes", "input", "classes", "description"])
     return 0
+
+
+def _first_line(doc: str | None) -> str:
+    """The first line of a docstring ("" for a plug-in without one)."""
+    return next(iter((doc or "").strip().splitlines()), "")

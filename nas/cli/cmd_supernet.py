@@ -60,6 +60,8 @@ def run(args) -> int:
                                  num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
                                  seed=args.seed, max_steps=args.max_steps)
     out = Path(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
+    if args.resume and not (out / "supernet.pt").is_file():
+        raise NasError(f"nothing to resume: no supernet.pt in {str(out)!r}")
     if not args.resume and (out / "supernet.pt").exists():
         raise NasError(f"{str(out)!r} already holds a supernet checkpoint; pass --resume or another --out")
     data = load_dataset(args.data, resize=args.input)
