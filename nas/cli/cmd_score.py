@@ -12,7 +12,8 @@ def add_parser(sub):
                                    "network's input), else standard-normal inputs with random labels.")
     p.add_argument("arch", metavar="ARCH")
     p.add_argument("--proxy", action="append", metavar="P",
-                   help="proxy name, repeatable, or 'all' (default: all); see the list in --help of `nas score`")
+                   help="proxy, repeatable, or 'all' (default: all): synflow, snip, grad_norm, grasp, fisher, jacov, "
+                        "naswot, zen, plain, l2_norm, epe_nas, params, flops, deepmad")
     p.add_argument("--data", metavar="D", help="dataset for the minibatch, e.g. mnist5k (default: random inputs)")
     p.add_argument("--space", help="space of ARCH when it is a string (default: nb201 for NB201 strings)")
     p.add_argument("--input", help="input size CxHxW (default: the space's)")
