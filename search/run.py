@@ -164,7 +164,9 @@ def measured_score(space: str, min_networks: int = 30) -> str | None:
     if not rows:
         return None
     best = max(rows, key=lambda m: m["networks"])
-    taus = {k: v for k, v in best["kendall_tau_test"].items() if v is not None and k in SCORES}
+    # a cost (params, flops) is never the score: the search already trades the score against costs
+    taus = {k: v for k, v in best["kendall_tau_test"].items()
+            if v is not None and k in SCORES and k not in COST_METRICS + ("params",)}
     return max(taus, key=taus.get) if taus else None
 
 
