@@ -108,7 +108,9 @@ def plan(config: SearchConfig) -> Plan:
     ref = SpaceRef(config.space, config.input, config.num_classes)
     ref.space  # noqa: B018 - builds (and checks) the space now
     if factory.uses_score:
-        if config.score == "auto":
+        if config.score == "auto" and config.strategy == "deepmad":
+            config = replace(config, score="deepmad")  # its trials report the score it designs for
+        elif config.score == "auto":
             config = replace(config, score=default_score(ref))
             notes.append(f"--score auto: {config.score} for space {config.space!r} ({auto_score_source(ref.space)})")
         SCORES.get(config.score)
