@@ -108,7 +108,9 @@ def plan(config: SearchConfig) -> Plan:
     ref = SpaceRef(config.space, config.input, config.num_classes)
     ref.space  # noqa: B018 - builds (and checks) the space now
     if factory.uses_score:
-        if config.score == "auto":
+        if config.score == "auto" and config.strategy == "deepmad":
+            config = replace(config, score="deepmad")  # its trials report the score it designs for
+        elif config.score == "auto":
             config = replace(config, score=default_score(ref))
             notes.append(f"--score auto: {config.score} for space {config.space!r} ({auto_score_source(ref.space)})")
         SCORES.get(config.score)
@@ -164,7 +166,9 @@ def measured_score(space: str, min_networks: int = 30) -> str | None:
     if not rows:
         return None
     best = max(rows, key=lambda m: m["networks"])
-    taus = {k: v for k, v in best["kendall_tau_test"].items() if v is not None and k in SCORES}
+    # a cost (params, flops) is never the score: the search already trades the score against costs
+    taus = {k: v for k, v in best["kendall_tau_test"].items()
+            if v is not None and k in SCORES and k not in COST_METRICS + ("params",)}
     return max(taus, key=taus.get) if taus else None
 
 
