@@ -57,7 +57,8 @@ def test_notebook_runs_and_reports_nb201_spearman() -> None:
 SEARCH_RUN = NB_DIR / "search_run.ipynb"
 #: Every notebook in experiments/notebooks and the test here that executes it.
 EXECUTED = {"space_analysis.ipynb": "test_notebook_runs_and_reports_nb201_spearman",
-            "search_run.ipynb": "test_search_run_notebook_runs_on_a_small_run_it_makes"}
+            "search_run.ipynb": "test_search_run_notebook_runs_on_a_small_run_it_makes",
+            "supernet_and_predictors.ipynb": "test_supernet_and_predictors_notebook_reports_its_kendall_taus"}
 
 
 def _builder(name: str):
@@ -102,3 +103,40 @@ def test_search_run_notebook_runs_on_a_small_run_it_makes(monkeypatch: pytest.Mo
     assert result["study_params"] == sorted(f"s{s}_{g}" for s in range(1, 5) for g in ("depth", "mixer", "mlp", "width"))
     figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert figures == 6
+
+
+# -- supernet_and_predictors.ipynb: inherited, proxy and predictor rankings against trained accuracy -------
+SUPERNET_NB = NB_DIR / "supernet_and_predictors.ipynb"
+
+
+def test_supernet_and_predictors_notebook_is_the_builders_output_without_outputs() -> None:
+    committed = nbformat.read(SUPERNET_NB, as_version=4)
+    nbformat.validate(committed)
+    assert [c.source for c in committed.cells] == [c.source for c in _builder("build_supernet_and_predictors").build().cells]
+    assert all(c.outputs == [] and c.execution_count is None for c in committed.cells if c.cell_type == "code")
+
+
+def test_supernet_and_predictors_notebook_reports_its_kendall_taus() -> None:
+    from nbclient import NotebookClient
+
+    benchmark_file(Path("nas_bench_suite_zero_samples") / "zc_nasbench201.json")
+    nb = nbformat.read(SUPERNET_NB, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    [cell] = [c for c in nb.cells if "summary" in c.metadata.get("tags", [])]
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    result = json.loads(text.strip().splitlines()[-1])
+    assert result["subnets"] == result["distinct_archs"] == 8
+    # the tiny schedule's τ values are noise of either sign; they must still be τ of 8 distinct rankings
+    taus = [result["tau_inherited"], result["tau_inherited_no_bn_recal"], *result["tau_proxies"].values()]
+    assert sorted(result["tau_proxies"]) == ["flops", "naswot", "params", "synflow"]
+    assert all(-1.0 <= t <= 1.0 for t in taus)
+    assert result["suite_cells"] == 491 and result["predictor_test_cells"] == 391
+    # stored Suite-Zero values: τ of synflow against NASLib's CIFAR-10 accuracy over all 491 cells
+    assert result["tau_single_stored"]["synflow"] == pytest.approx(0.5445, abs=1e-3)
+    # docs/predictors.md: zero-cost features add about +0.24 τ over one-hot on NB201 CIFAR-10
+    tau = result["tau_predictor"]
+    assert tau["zc"] > tau["onehot"] + 0.1 and tau["onehot+zc"] > tau["onehot"] + 0.1
+    assert 0.3 < tau["onehot"] < 0.65 and 0.6 < tau["onehot+zc"] < 0.9
+    figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert figures == 3
