@@ -1,4 +1,4 @@
-"""A tiny space for supernet tests (registered on import): elastic width and depth, and a position whose
+"""A tiny space for supernet tests (``register()`` adds it to the space registry): elastic width and depth, and a position whose
 op is a choice between ``mbconv`` and ``fft_filter`` (which cannot export to ONNX)."""
 
 from __future__ import annotations
@@ -28,5 +28,10 @@ class TinySpace(SearchSpace):
         return out
 
 
-if "tiny_test" not in SPACES:
-    register_space(TinySpace)
+def register() -> None:
+    if "tiny_test" not in SPACES:
+        register_space(TinySpace)
+
+
+def unregister() -> None:
+    SPACES._items.pop("tiny_test", None)  # keep other test modules' view of the registry clean

@@ -7,7 +7,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _supernet_tiny  # noqa: E402,F401
+import _supernet_tiny  # noqa: E402
+
+_supernet_tiny.register()
 
 if __name__ == "__main__":
     if sys.argv[1] == "cli":

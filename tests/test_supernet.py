@@ -19,7 +19,7 @@ from nas.searchspace import Architecture, TensorType
 from nas.searchspace.space import SPACES
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _supernet_tiny  # noqa: E402,F401  (registers the tiny_test space)
+import _supernet_tiny  # noqa: E402
 
 from nas.cli.main import main  # noqa: E402
 from nas.supernet import build_supernet  # noqa: E402
@@ -27,6 +27,13 @@ from nas.supernet.bn import recalibrate_bn  # noqa: E402
 from nas.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 
 WORKER = Path(__file__).parent / "_supernet_worker.py"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tiny_space():
+    _supernet_tiny.register()
+    yield
+    _supernet_tiny.unregister()
 
 
 def _parity(net, archs, x) -> float:
