@@ -6,12 +6,15 @@ in git is this script's output, so the two never drift apart.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the sibling helper: builders run as scripts and tests load them by path
+from _notebook_cells import notebook_from_cells  # noqa: E402
+
 NOTEBOOK = HERE / "space_analysis.ipynb"
 
 CELLS: list[tuple[str, str, list[str]]] = [
@@ -154,17 +157,7 @@ print(json.dumps(result))""", ["summary"]),
 
 
 def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, source, tags in CELLS:
-        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
-    for i, cell in enumerate(nb.cells):  # stable ids keep git diffs small
-        cell["id"] = f"cell-{i:02d}"
-    return nb
+    return notebook_from_cells(CELLS)
 
 
 if __name__ == "__main__":
