@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from nas.supernet.network import Supernet
 from nas.supernet.sampling import SAMPLERS, make_sampler
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits
-from nas.training.recipe import make_optimizer, random_shift, warmup_cosine
+from nas.training.recipe import config_from_json, default_lr, make_optimizer, random_shift, warmup_cosine
 from nas.training.trainer import evaluate
 
 CHECKPOINT_NAME = "supernet.pt"
@@ -90,7 +90,7 @@ class SupernetTrainConfig:
     def resolved_lr(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 0.05 * self.batch_size / 128 if self.optimizer == "sgd" else 2e-3
+        return default_lr(self.optimizer, self.batch_size)
 
     @property
     def resolved_weight_decay(self) -> float:
@@ -103,11 +103,7 @@ class SupernetTrainConfig:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SupernetTrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise NasError(f"unknown supernet setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        return cls(**d)
+        return config_from_json(cls, d, "supernet")
 
 
 def _world() -> tuple[int, int]:

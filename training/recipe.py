@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
 
 import torch
 from torch import nn
+
+from nas.errors import NasError
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -18,6 +23,20 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return groups
+
+
+def default_lr(optimizer: str, batch_size: int) -> float:
+    """The recipe's learning rate: SGD 0.05 at batch 128, scaled linearly with the batch; AdamW 2e-3."""
+    return 0.05 * batch_size / 128 if optimizer == "sgd" else 2e-3
+
+
+def config_from_json(cls: type, d: Mapping[str, Any], what: str) -> Any:
+    """``cls(**d)`` for a frozen config dataclass; an unknown key is a one-line error naming ``what``."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise NasError(f"unknown {what} setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+    return cls(**dict(d))
 
 
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float,

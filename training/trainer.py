@@ -15,7 +15,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,14 @@ from nas.io import write_json_atomic, write_text_atomic
 from nas.searchspace.netspec import NetSpec
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits, Split
-from nas.training.recipe import make_optimizer, random_shift, warmup_cosine, zero_init_residual_norms
+from nas.training.recipe import (
+    config_from_json,
+    default_lr,
+    make_optimizer,
+    random_shift,
+    warmup_cosine,
+    zero_init_residual_norms,
+)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.csv"
@@ -90,7 +97,7 @@ class TrainConfig:
     def resolved_lr(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 0.05 * self.batch_size / 128 if self.optimizer == "sgd" else 2e-3
+        return default_lr(self.optimizer, self.batch_size)
 
     @property
     def resolved_warmup_epochs(self) -> float:
@@ -108,11 +115,7 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise NasError(f"unknown training setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        return cls(**dict(d))
+        return config_from_json(cls, d, "training")
 
 
 @dataclass(frozen=True)
