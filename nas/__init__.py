@@ -33,7 +33,7 @@ _EXPORTS = {
     "Costs": "nas.hw_models",
     "analytic_costs": "nas.hw_models",
     "NasError": "nas.errors",
-    "SearchConfig": "nas.search.config",
+    "SearchConfig": "nas.search.app.config",
     "make_searcher": "nas.search",
     "run_search": "nas.search",
     "SearchResult": "nas.search",

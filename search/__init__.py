@@ -8,11 +8,11 @@
 Optuna and Ray are imported only when a searcher or store that needs them is used.
 """
 
-from nas.search.driver import SearchLoop, run_search
-from nas.search.evaluation import Evaluation, Evaluator, budget_violation
-from nas.search.registry import SEARCHERS, make_searcher
-from nas.search.searcher import Searcher
-from nas.search.storage import MemoryStore, OptunaStore, TrialStore, sqlite_url
+from nas.search.loop.driver import SearchLoop, run_search
+from nas.search.loop.evaluation import Evaluation, Evaluator, budget_violation
+from nas.search.results.storage import MemoryStore, OptunaStore, TrialStore, sqlite_url
+from nas.search.searchers.registry import SEARCHERS, make_searcher
+from nas.search.searchers.searcher import Searcher
 from nas.search.trial import SearchResult, Trial, hypervolume
 
 __all__ = [

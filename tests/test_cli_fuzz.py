@@ -356,7 +356,7 @@ def test_read_only_out_folder(in_sandbox: Path) -> None:
 
 def test_failed_new_run_leaves_no_study_and_the_folder_is_reusable(in_sandbox: Path, monkeypatch) -> None:
     """A run failing after its store opened (every trial fails) takes back its study and folder."""
-    from nas.search import space_eval
+    from nas.search.app import space_eval
 
     def broken(self, arch):
         raise RuntimeError("score exploded")
@@ -486,8 +486,8 @@ def test_searcher_options_build_or_fail_in_one_line(strategy: str, options: dict
     """What ``--option`` feeds a searcher: it is built and asks twice, or says NasError in one line."""
     import math
 
-    from nas.search.config import SearchConfig
-    from nas.search.run import make_searcher_checked, plan
+    from nas.search.app.config import SearchConfig
+    from nas.search.app.run import make_searcher_checked, plan
 
     TALLY["inputs"] += 1
     opts = {k: v for k, v in options.items() if not (isinstance(v, float) and not math.isfinite(v))}
@@ -512,8 +512,8 @@ _CFG_VALUE = st.one_of(st.integers(-5, 10**6), st.floats(), st.text(max_size=8),
                                              "batch_size", "workers", "strategy_options", "colour"]),
                            _CFG_VALUE, max_size=4))
 def test_config_files_plan_or_fail_in_one_line(doc: dict, in_sandbox: Path) -> None:
-    from nas.search.config import SearchConfig
-    from nas.search.run import plan
+    from nas.search.app.config import SearchConfig
+    from nas.search.app.run import plan
 
     path = in_sandbox / "gen" / "config.json"
     path.parent.mkdir(exist_ok=True)

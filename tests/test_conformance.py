@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from _benchmark_data import load_benchmark
 
-from nas.search.registry import SEARCHERS
-from nas.search.searcher import Searcher
+from nas.search.searchers.registry import SEARCHERS
+from nas.search.searchers.searcher import Searcher
 from nas.searchspace import SPACES, Architecture
 from nas.testing import (
     check_budget_is_never_exceeded,
@@ -29,7 +29,7 @@ def _runnable(name: str) -> None:
     if traits.needs_data:
         pytest.skip(f"searcher {name!r} trains on a dataset (needs_data): not runnable without --data")
     if traits.benchmark == "nb201":
-        from nas.search.nb201_table import NB201Table
+        from nas.search.bench.nb201_table import NB201Table
 
         load_benchmark(NB201Table.load)
 

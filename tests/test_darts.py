@@ -11,7 +11,7 @@ import torch
 
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
-from nas.search.darts_engine import DartsConfig, DifferentiableSearch
+from nas.search.searchers.darts_engine import DartsConfig, DifferentiableSearch
 from nas.searchspace.space import get_space
 from nas.searchspace.spaces.nb201 import NB201Space
 from nas.searchspace.tensor_type import TensorType
@@ -102,7 +102,7 @@ def test_beta_decay_pushes_toward_uniform():
 
 
 def test_nb201_expected_flops_exact_and_repair_meets_budget():
-    from nas.search.darts_engine import SearchOutcome
+    from nas.search.searchers.darts_engine import SearchOutcome
     from nas.supernet.expected_cost import additive_table, exact_costs, repair_to_budget
 
     space = NB201Space()
@@ -185,7 +185,7 @@ def test_cli_darts_search_end_to_end(tmp_path, capsys):
 
 
 def test_random_subset_draws_every_class():
-    from nas.search.darts import random_subset
+    from nas.search.searchers.darts import random_subset
 
     d = _data(n=40, classes=4)
     ordered = Split(d.train.x[d.train.y.argsort()], d.train.y.sort().values)  # stored grouped by class

@@ -270,7 +270,7 @@ def test_latency_budget_is_met_on_the_target() -> None:
 
 def test_searcher_asks_its_designs_in_order_and_runs_the_evolution(resnet) -> None:
     from nas.hw_models.budget import Budget
-    from nas.search.registry import make_searcher
+    from nas.search.searchers.registry import make_searcher
 
     budgets = [Budget.parse("600M-flops")]
     s = make_searcher("deepmad", resnet, 0, budgets=budgets, rho=0.5, top_k=3)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nas.cli.main import main
-from nas.search.config import SearchConfig
+from nas.search.app.config import SearchConfig
 from nas.search.trial import SearchResult, Trial
 from nas.searchspace import Architecture, get_space
 
@@ -23,7 +23,7 @@ TRIALS = 16
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small default-style run: hybrid, nsga2, 600M-FLOPs budget, gpu target (3 objectives)."""
-    from nas.search.run import search
+    from nas.search.app.run import search
 
     out = tmp_path_factory.mktemp("runs") / "small"
     search(SearchConfig(budgets=("600M-flops",), target="gpu", trials=TRIALS, seed=0), out, log=lambda m: None)
@@ -65,7 +65,7 @@ def test_optuna_visualization_plots_a_finished_run(run_dir: Path) -> None:
 
 
 def test_a_store_without_space_still_stores_trials(tmp_path: Path) -> None:
-    from nas.search.storage import OptunaStore, sqlite_url
+    from nas.search.results.storage import OptunaStore, sqlite_url
 
     space = get_space("nb201")
     arch = space.sample(np.random.default_rng(0))
@@ -92,7 +92,7 @@ def _result(points: list[tuple[float, ...]], directions: tuple[str, ...]) -> Sea
 
 
 def test_projection_front_is_the_two_d_non_dominated_set() -> None:
-    from nas.search.run_analysis import projection_front
+    from nas.search.results.run_analysis import projection_front
 
     # score (max) against latency (min): (3, 2) and (1, 1) and (4, 5) are the staircase; (2, 3) is beaten by (3, 2)
     vals = np.array([[3.0, 2.0], [1.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
@@ -101,7 +101,7 @@ def test_projection_front_is_the_two_d_non_dominated_set() -> None:
 
 
 def test_convergence_tracks_best_and_hypervolume() -> None:
-    from nas.search.run_analysis import convergence
+    from nas.search.results.run_analysis import convergence
 
     r = _result([(1.0, 1.0), (0.0, 0.0), (1.0, 0.0), (0.5, 0.5)], ("maximize", "minimize"))
     df = convergence(r)
@@ -112,7 +112,7 @@ def test_convergence_tracks_best_and_hypervolume() -> None:
 
 
 def test_family_shares_count_networks_per_stage() -> None:
-    from nas.search.run_analysis import family_shares
+    from nas.search.results.run_analysis import family_shares
 
     space = get_space("hybrid")
     base = dict(s1_depth=1, s1_width=32, s1_mlp=2, s2_depth=1, s2_width=64, s2_mlp=2, s3_depth=2, s3_width=128,
@@ -129,8 +129,8 @@ def test_family_shares_count_networks_per_stage() -> None:
 
 
 def test_front_png_draws_every_projection(tmp_path: Path) -> None:
-    from nas.search.report import plot_front
-    from nas.search.run_figures import front_figure, projections
+    from nas.search.results.report import plot_front
+    from nas.search.results.run_figures import front_figure, projections
 
     assert projections(3) == [(0, 1), (0, 2), (1, 2)]
     assert projections(2) == [(0, 1)]

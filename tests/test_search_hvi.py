@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from _benchmark_data import load_benchmark
 
-from nas.search.benchmark import hv_gap_trace
-from nas.search.canonical import canonical_nb201
-from nas.search.hvi import hv_improvement_2d
-from nas.search.nb201_table import NB201Table
+from nas.search.bench.benchmark import hv_gap_trace
+from nas.search.bench.nb201_table import NB201Table
+from nas.search.searchers.canonical import canonical_nb201
+from nas.search.searchers.hvi import hv_improvement_2d
 from nas.search.trial import hypervolume
 from nas.searchspace import get_space
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from _search_helpers import ToyNB201Score
 
-from nas.search.driver import run_search
-from nas.search.registry import make_searcher
+from nas.search.loop.driver import run_search
+from nas.search.searchers.registry import make_searcher
 from nas.searchspace import get_space
 
 

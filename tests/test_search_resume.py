@@ -13,9 +13,9 @@ from pathlib import Path
 
 from _search_helpers import ToyNB201Score
 
-from nas.search.driver import run_search
-from nas.search.registry import make_searcher
-from nas.search.storage import OptunaStore, sqlite_url
+from nas.search.loop.driver import run_search
+from nas.search.results.storage import OptunaStore, sqlite_url
+from nas.search.searchers.registry import make_searcher
 from nas.searchspace import get_space
 
 N_TRIALS = 40
@@ -25,9 +25,9 @@ SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from _search_helpers import ToyNB201Score
-    from nas.search.driver import run_search
-    from nas.search.registry import make_searcher
-    from nas.search.storage import OptunaStore
+    from nas.search.loop.driver import run_search
+    from nas.search.searchers.registry import make_searcher
+    from nas.search.results.storage import OptunaStore
     from nas.searchspace import get_space
 
     store = OptunaStore({url!r}, "killme", ["maximize"])

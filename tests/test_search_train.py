@@ -11,10 +11,10 @@ import pytest
 
 import nas.training.trainer as trainer_mod
 from nas.errors import NasError
-from nas.search.config import TRIAL_DEFINING, SearchConfig
-from nas.search.evaluators import EVALUATORS, EvaluatorFactory
-from nas.search.run import plan, search
-from nas.search.train_eval import EpochPruner, TrainEvaluator
+from nas.search.app.config import TRIAL_DEFINING, SearchConfig
+from nas.search.app.evaluators import EVALUATORS, EvaluatorFactory
+from nas.search.app.run import plan, search
+from nas.search.app.train_eval import EpochPruner, TrainEvaluator
 from nas.training.trainer import TrainResult
 
 

@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     from nas.cli.cmd_search import _options
     from nas.errors import NasError
     from nas.hw_models.budget import Budget
-    from nas.search.config import SearchConfig
-    from nas.search.darts import random_subset
-    from nas.search.run import search
+    from nas.search.app.config import SearchConfig
+    from nas.search.app.run import search
+    from nas.search.searchers.darts import random_subset
     from nas.searchspace.space import get_space
     from nas.searchspace.tensor_type import TensorType
     from nas.training.datasets import load_dataset

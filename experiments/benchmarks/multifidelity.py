@@ -3,7 +3,7 @@
 Trained trials are deterministic for a seed and independent of pruning (a trial pruned after k epochs
 has the first k epochs of its unpruned history), and with ``--strategy random`` the trial sequence does
 not depend on results. So one unpruned `nas search --evaluator train --strategy random` run gives the
-pruned runs exactly: each pruner (nas.search.train_eval.EpochPruner, the one `--pruner` uses) is fed
+pruned runs exactly: each pruner (nas.search.app.train_eval.EpochPruner, the one `--pruner` uses) is fed
 the trials' histories in trial order. With --live, a real `--pruner` run's trials are checked against
 the simulation (they must agree trial by trial).
 
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nas.search.train_eval import EpochPruner
+from nas.search.app.train_eval import EpochPruner
 
 
 def load_trials(run: Path) -> list[dict]:
@@ -24,7 +24,7 @@ def load_trials(run: Path) -> list[dict]:
     if (run / "trials.json").is_file():
         doc = json.loads((run / "trials.json").read_text())
         return sorted(doc["trials"] if isinstance(doc, dict) else doc, key=lambda t: t["number"])
-    from nas.search.storage import OptunaStore, sqlite_url
+    from nas.search.results.storage import OptunaStore, sqlite_url
 
     cfg = json.loads((run / "config.json").read_text())
     store = OptunaStore(sqlite_url(run / "study.db"), run.name, cfg["directions"], create=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 def baseline(n: int) -> float:
     import numpy as np
 
-    from nas.search.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef
+    from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef
 
     ref = SpaceRef("hybrid")
     costs, score = SpaceCosts(ref, "gpu"), ScoreEvaluator(ref, "deepmad")

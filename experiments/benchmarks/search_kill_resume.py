@@ -38,8 +38,8 @@ def cmd(out: Path, trials: int, seed: int = 7) -> list[str]:
 
 def stored(folder: Path) -> dict:
     """The trials in the folder's study (whatever its name), {} when there is none yet."""
-    from nas.search import run_folder
-    from nas.search.storage import OptunaStore, sqlite_url
+    from nas.search.results import run_folder
+    from nas.search.results.storage import OptunaStore, sqlite_url
 
     if not (folder / "study.db").is_file():
         return {}
@@ -153,8 +153,8 @@ def main() -> int:
         subprocess.run(cmd(tmp / "straight90", 90, seed), check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         same = r.returncode == 0 and folder_view(both)[0] == folder_view(tmp / "straight90")[0]
-        from nas.search import run_folder
-        from nas.search.storage import sqlite_url
+        from nas.search.results import run_folder
+        from nas.search.results.storage import sqlite_url
 
         counts = run_folder.studies(sqlite_url(both / "study.db"))
         one_seed = list(counts.values()) == [90] and sorted(stored(both)) == list(range(90))

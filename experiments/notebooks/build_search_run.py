@@ -49,10 +49,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from nas.search.config import SearchConfig
-from nas.search.run import search
-from nas.search.run_analysis import RunFolder, convergence, objective_bounds
-from nas.search.run_figures import (
+from nas.search.app.config import SearchConfig
+from nas.search.app.run import search
+from nas.search.results.run_analysis import RunFolder, convergence, objective_bounds
+from nas.search.results.run_figures import (
     convergence_figure,
     families_figure,
     front_figure,

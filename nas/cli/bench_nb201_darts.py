@@ -38,7 +38,7 @@ def run(args) -> int:
     from nas.cli._output import emit_json, table
     from nas.cli.cmd_search import _options
     from nas.errors import NasError
-    from nas.search.darts_bench import nb201_darts_rows
+    from nas.search.bench.darts_bench import nb201_darts_rows
 
     methods = args.method or ["darts", "gdas", "beta-darts"]
     bad = [m for m in methods if m not in METHODS]

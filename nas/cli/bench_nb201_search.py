@@ -50,8 +50,8 @@ def _queries(text: str | None, default: tuple[int, ...]) -> list[int]:
 
 
 def _task(job):
-    import nas.search.benchmark as b
-    from nas.search.nb201_table import NB201Table
+    import nas.search.bench.benchmark as b
+    from nas.search.bench.nb201_table import NB201Table
 
     kind, strategy, dataset, device, seed, queries, data, cache = job
     table = NB201Table.load(data, latency=device is not None)
@@ -82,9 +82,9 @@ def run(args) -> int:
     from nas.cli._output import emit_json, table
     from nas.errors import NasError
     from nas.predictors.proxy_cache import default_cache_dir
-    from nas.search.benchmark import summarize
-    from nas.search.nb201_table import DATASETS, NB201Table
-    from nas.search.registry import SEARCHERS
+    from nas.search.bench.benchmark import summarize
+    from nas.search.bench.nb201_table import DATASETS, NB201Table
+    from nas.search.searchers.registry import SEARCHERS
     from nas.settings import benchmarks_dir
 
     mo = args.device is not None

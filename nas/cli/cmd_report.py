@@ -46,8 +46,8 @@ def run(args) -> int:
         matplotlib.use("Agg")
     from nas.cli._output import emit_json
     from nas.io import write_bytes_atomic, write_text_atomic
-    from nas.search.html_report import render, run_figures
-    from nas.search.run_analysis import RunFolder
+    from nas.search.results.html_report import render, run_figures
+    from nas.search.results.run_analysis import RunFolder
 
     run = RunFolder.load(args.run_dir)
     out, fig_dir = _check_outputs(args, args.run_dir)

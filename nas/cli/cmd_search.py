@@ -81,7 +81,7 @@ def _options(items):
 
 
 def _config(args):
-    from nas.search.config import SearchConfig
+    from nas.search.app.config import SearchConfig
 
     base = SearchConfig.from_file(args.config) if args.config else SearchConfig()
     flags = {"space": args.space, "input": args.input, "num_classes": args.classes, "strategy": args.strategy,
@@ -94,7 +94,7 @@ def _config(args):
     if budgets:
         over["budgets"] = budgets
     if args.objectives:
-        from nas.search.run import parse_objectives
+        from nas.search.app.run import parse_objectives
 
         names, dirs = parse_objectives(args.objectives)
         over["objectives"], over["directions"] = names, dirs
@@ -117,8 +117,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from nas.cli._output import emit_json, table
-    from nas.search.report import summary
-    from nas.search.run import search
+    from nas.search.app.run import search
+    from nas.search.results.report import summary
 
     config = _config(args)
     best = {"score": None}

@@ -73,7 +73,7 @@ class SearcherTraits:
 def searcher_traits(name: str) -> SearcherTraits:
     """The traits of the registered searcher ``name``: from its class, overridden by attributes of its
     factory function when it is registered as one (``factory.searcher_class`` names the class)."""
-    from nas.search.registry import SEARCHERS
+    from nas.search.searchers.registry import SEARCHERS
 
     entry = SEARCHERS.get(name)
     cls = entry if isinstance(entry, type) else getattr(entry, "searcher_class", None)
@@ -98,9 +98,9 @@ class _Setup:
 
     def searcher(self, seed: int, objectives: Sequence[str] = ("score",),
                  directions: Sequence[str] = ("maximize",), budgets: bool | None = None):
-        """A fresh searcher, configured as a run configures it (``nas.search.run.Plan.searcher``)."""
-        from nas.search.evaluation import budget_violation
-        from nas.search.registry import make_searcher
+        """A fresh searcher, configured as a run configures it (``nas.search.app.run.Plan.searcher``)."""
+        from nas.search.loop.evaluation import budget_violation
+        from nas.search.searchers.registry import make_searcher
 
         use = self.budgets if (budgets or (budgets is None and self.traits.needs_budgets)) else ()
         extra = {"budgets": use, "target": None} if self.traits.needs_budgets else {}
@@ -109,7 +109,7 @@ class _Setup:
                              **extra, **self.traits.quick_options)
 
     def run(self, seed: int, n: int, *, budgets: bool | None = None, store=None, evaluator=None, **kw):
-        from nas.search.driver import run_search
+        from nas.search.loop.driver import run_search
 
         use = self.budgets if (budgets or (budgets is None and self.traits.needs_budgets)) else ()
         s = self.searcher(seed, budgets=budgets, **kw)
@@ -119,7 +119,7 @@ class _Setup:
 def _setup(name: str) -> _Setup:
     """The searcher's space with a FLOPs budget at the median of 16 seeded samples (so about half the
     space is over it)."""
-    from nas.search.space_eval import SpaceCosts, SpaceRef
+    from nas.search.app.space_eval import SpaceCosts, SpaceRef
 
     traits = searcher_traits(name)
     if traits.needs_data:
@@ -171,7 +171,7 @@ def check_resumes_from_state_dict(name: str, n_told: int = 6, n_more: int = 4) -
 def check_resumes_from_stored_trials(name: str, first: int = 4, n_trials: int = N_TRIALS) -> None:
     """A run resumed from the stored trials of an interrupted one (a fresh searcher, same seed) ends with
     the trials of an uninterrupted run, and evaluates none of the stored architectures again."""
-    from nas.search.storage import MemoryStore
+    from nas.search.results.storage import MemoryStore
 
     s = _setup(name)
     store = MemoryStore()

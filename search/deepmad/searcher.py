@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
 from nas.predictors.deepmad import DeepMADConfig
-from nas.search.registry import SEARCHERS
-from nas.search.searcher import Evaluate, Searcher
+from nas.search.searchers.registry import SEARCHERS
+from nas.search.searchers.searcher import Evaluate, Searcher
 from nas.search.trial import Trial
 from nas.searchspace.architecture import Architecture
 
