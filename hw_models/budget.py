@@ -1,10 +1,13 @@
-"""Budgets such as ``600M-flops``, ``4.1G-macs``, ``25M-params``, ``5ms-latency``."""
+"""Budgets such as ``600M-flops``, ``4.1G-macs``, ``25M-params``, ``5ms-latency``, and the one gate
+(``BudgetGate``) through which every hard budget is enforced."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from nas.errors import NasError
 
@@ -59,6 +62,71 @@ class Budget:
 
     def __str__(self) -> str:
         return self.text or f"{self.limit:g}-{self.metric}"
+
+
+def relative_excess(value: Any, limit: float) -> Any:
+    """How far ``value`` is over ``limit``, relative to it: ``value / limit - 1`` (a float or an array)."""
+    return value / limit - 1.0
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken budget: the cost ``value`` of its metric is over its limit."""
+
+    budget: Budget
+    value: float
+
+    @property
+    def excess(self) -> float:
+        return relative_excess(self.value, self.budget.limit)
+
+    def __str__(self) -> str:
+        return f"{self.budget.metric} {self.value:.4g} > {self.budget.limit:.4g}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the gate says of one set of costs: ``ok`` when no budget is broken; ``excess`` the largest
+    relative excess over the broken ones (0.0 when ok); ``str()`` the violations, ``; ``-joined."""
+
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def excess(self) -> float:
+        return max([0.0] + [v.excess for v in self.violations])
+
+    def __str__(self) -> str:
+        return "; ".join(map(str, self.violations))
+
+
+@dataclass(frozen=True)
+class BudgetGate:
+    """The one place hard budgets are enforced: the search loop, the searchers' constraint, the
+    feasibility check, DeepMAD's limits and the differentiable searchers' repair all ask it.
+
+    Contract: ``check(costs)`` reads each budget's metric from ``costs`` (a missing metric is a KeyError)
+    and returns a ``Verdict``; a value equal to its limit is allowed (``Budget.allows``);
+    ``limits()`` is the tightest limit per metric.
+    """
+
+    budgets: tuple[Budget, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budgets", tuple(self.budgets))
+
+    def check(self, costs: Mapping[str, float]) -> Verdict:
+        return Verdict(tuple(Violation(b, float(costs[b.metric])) for b in self.budgets
+                             if not b.allows(costs[b.metric])))
+
+    def limits(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for b in self.budgets:
+            out[b.metric] = min(b.limit, out.get(b.metric, float("inf")))
+        return out
 
 
 def _count(value: float) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from nas.errors import NasError
-from nas.hw_models.budget import Budget
+from nas.hw_models.budget import Budget, BudgetGate
 from nas.searchspace.hparams import HParams
 from nas.searchspace.netspec import NetSpec, resolve_layers
 from nas.supernet.mixed import MixedProblem
@@ -161,7 +161,7 @@ def budget_cost(prob: MixedProblem, budgets: Sequence[Budget], target_name: str 
 
 
 def violation(costs: Mapping[str, float], budgets: Sequence[Budget]) -> float:
-    return max([0.0] + [costs[b.metric] / b.limit - 1.0 for b in budgets if not b.allows(costs[b.metric])])
+    return BudgetGate(tuple(budgets)).check(costs).excess
 
 
 def repair_to_budget(space, arch, outcome, prob: MixedProblem, budgets: Sequence[Budget],

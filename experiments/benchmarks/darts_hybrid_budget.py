@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nas.cli.cmd_search import _options
     from nas.errors import NasError
-    from nas.hw_models.budget import Budget
+    from nas.hw_models.budget import Budget, BudgetGate
     from nas.search.app.config import SearchConfig
     from nas.search.app.run import search
     from nas.search.searchers.darts import random_subset
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     randoms, rejected = [], {"over_budget": 0, "not_at_train_res": 0}
     while len(randoms) < args.randoms:
         a = space.sample(rng)
-        if not budget.allows(costs(a)[budget.metric]):
+        if not BudgetGate((budget,)).check(costs(a)).ok:
             rejected["over_budget"] += 1
             continue
         try:  # it must also build at the training resolution (the search network's typed choices do)
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rand = rows[1:]
     best = max(rand, key=lambda r: r["valid_acc"])
     summary = {"budget": args.budget, "target": args.target, "derived_flops_M": rows[0]["flops_M_224"],
-               "derived_meets_budget": budget.allows(rows[0]["flops_M_224"] * 1e6),
+               "derived_meets_budget": BudgetGate((budget,)).check(costs(derived)).ok,
                "derived_test_acc": rows[0]["test_acc"], "best_random_by_valid_test_acc": best["test_acc"],
                "random_test_mean": float(np.mean([r["test_acc"] for r in rand])),
                "random_test_std": float(np.std([r["test_acc"] for r in rand], ddof=1)),

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nas.errors import NasError
+from nas.hw_models.budget import relative_excess
 from nas.predictors.deepmad import DeepMADConfig
 from nas.search.deepmad.costs import CONVENTIONS
 from nas.searchspace.architecture import Architecture
@@ -76,9 +77,9 @@ class DeepMADConstraints:
         flops = self.flops if flops_cap is None else flops_cap
         for conv in self.conventions():
             if flops is not None:
-                v = np.maximum(v, m[f"flops_{conv}"] / flops - 1.0)
+                v = np.maximum(v, relative_excess(m[f"flops_{conv}"], flops))
             if self.params is not None:
-                v = np.maximum(v, m[f"params_{conv}"] / self.params - 1.0)
+                v = np.maximum(v, relative_excess(m[f"params_{conv}"], self.params))
         if self.rho is not None:
             v = np.maximum(v, m["rho"] / self.rho - 1.0)
         if self.max_layers is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from nas.errors import NasError
-from nas.hw_models.budget import Budget
+from nas.hw_models.budget import Budget, BudgetGate
 from nas.predictors.deepmad import DeepMADConfig
 from nas.search.searchers.registry import SEARCHERS
 from nas.search.searchers.searcher import Evaluate, Searcher
@@ -29,9 +29,7 @@ def constraints_from(budgets: Sequence[Budget], target: str | None, opts: Mappin
     from nas.search.deepmad.design import default_convention
     from nas.search.deepmad.problem import DeepMADConstraints
 
-    limits: dict[str, float] = {}
-    for b in budgets:
-        limits[b.metric] = min(b.limit, limits.get(b.metric, float("inf")))
+    limits = BudgetGate(tuple(budgets)).limits()
     convention = opts["convention"]
     if convention == "auto":
         convention = default_convention(space)

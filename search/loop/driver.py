@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nas.errors import NasError
-from nas.hw_models.budget import Budget
+from nas.hw_models.budget import Budget, BudgetGate
 from nas.search.loop.evaluation import CachedCosts, CostFn, Evaluator, run_evaluator
 from nas.search.results.storage import MemoryStore, TrialStore
 from nas.search.searchers.searcher import Searcher
@@ -52,6 +52,7 @@ class SearchLoop:
         self.n_trials = n_trials
         self.costs = CachedCosts(costs) if costs is not None else None
         self.budgets = tuple(budgets)
+        self.gate = BudgetGate(self.budgets)
         if self.budgets and self.costs is None:
             raise NasError("budgets need a cost function")
         self.store = store if store is not None else MemoryStore()
@@ -71,9 +72,7 @@ class SearchLoop:
         return self.costs(arch) if self.costs is not None else {}
 
     def _over_budget(self, costs: Mapping[str, float]) -> str:
-        over = [f"{b.metric} {costs[b.metric]:.4g} > {b.limit:.4g}" for b in self.budgets
-                if not b.allows(costs[b.metric])]
-        return "; ".join(over)
+        return str(self.gate.check(costs))
 
     def _replay(self, number: int, arch: Architecture) -> Trial | None:
         t = self.stored.get(number)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nas.errors import NasError
-from nas.hw_models.budget import Budget
+from nas.hw_models.budget import Budget, BudgetGate
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 
@@ -48,14 +48,15 @@ class CachedCosts:
 
 def budget_violation(budgets: Sequence[Budget], costs: CostFn) -> Callable[[Architecture], float]:
     """The searchers' constraint: the largest relative excess ``cost / limit - 1`` over all budgets
-    (0.0 when every budget holds)."""
+    (0.0 when every budget holds; ``BudgetGate.check(...).excess``)."""
+    gate = BudgetGate(tuple(budgets))
 
     def violation(arch: Architecture) -> float:
         try:
             c = costs(arch)
         except NasError:  # does not resolve: the worst violation
             return float("inf")
-        return max([0.0] + [c[b.metric] / b.limit - 1.0 for b in budgets if not b.allows(c[b.metric])])
+        return gate.check(c).excess
 
     return violation
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nas.errors import NasError
-from nas.hw_models.budget import Budget
+from nas.hw_models.budget import Budget, BudgetGate
 from nas.search.loop.evaluation import CostFn
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import SearchSpace
@@ -58,18 +58,19 @@ def check_budgets(space: SearchSpace, budgets: Sequence[Budget], costs: CostFn, 
     """
     if not budgets:
         return None
+    gate = BudgetGate(tuple(budgets))
     for _ in range(samples):
         a = space.sample(rng)
         try:
             c = costs(a)
         except NasError:  # a sample that does not resolve says nothing about the budget
             continue
-        if all(b.allows(c[b.metric]) for b in budgets):
+        if gate.check(c).ok:
             return None
     where = f"at input {space.input.channels}x{space.input.height}x{space.input.width}"
     for b in budgets:
         _, v = smallest(space, b.metric, costs, rng)
-        if not b.allows(v):
+        if not BudgetGate((b,)).check({b.metric: v}).ok:
             raise NasError(f"budget {b} cannot be met by space {space.name!r} {where}: its smallest "
                            f"architecture has {_fmt(b.metric, v)} ({b.describe()})")
     if len(budgets) == 1:
