@@ -101,11 +101,12 @@ def test_pruned_search_resumes_to_the_uninterrupted_trials(tmp_path: Path, monke
     monkeypatch.setattr(trainer_mod, "train", _fake_train)
     cfg = SearchConfig(space="resnet", strategy="random", evaluator="train", data="digits", epochs=9,
                        pruner="sha", trials=12, batch_size=4, budgets=("2M-flops",))
-    whole, _, _ = search(cfg, tmp_path / "whole", log=lambda m: None)
+    whole = search(cfg, tmp_path / "whole", log=lambda m: None).result
     from dataclasses import replace
 
     search(replace(cfg, trials=5), tmp_path / "part", log=lambda m: None)
-    resumed, _, out = search(cfg, tmp_path / "part", resume=True, log=lambda m: None)
+    run = search(cfg, tmp_path / "part", resume=True, log=lambda m: None)
+    resumed, out = run.result, run.run_dir
 
     def essence(r):
         return [(t.number, t.arch.digest(), t.state, t.values, t.info.get("pruned")) for t in r.trials]
@@ -124,7 +125,8 @@ def test_real_trained_search_on_digits(tmp_path: Path) -> None:
     """Two trials really trained: valid accuracy measured, test accuracy only as info, both in (0, 1]."""
     cfg = SearchConfig(space="resnet", strategy="random", evaluator="train", data="digits", epochs=1,
                        trials=2, batch_size=2, budgets=("0.3M-flops",), train_options={"batch_size": 64})
-    result, p, out = search(cfg, tmp_path / "run", log=lambda m: None)
+    run = search(cfg, tmp_path / "run", log=lambda m: None)
+    result, out = run.result, run.run_dir
     done = [t for t in result.trials if t.complete]
     assert done, [t.error for t in result.trials]
     for t in done:

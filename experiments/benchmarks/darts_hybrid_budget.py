@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from nas.errors import NasError
     from nas.hw_models.budget import Budget, BudgetGate
     from nas.search.app.config import SearchConfig
+    from nas.search.app.run import plan as make_plan
     from nas.search.app.run import search
     from nas.search.searchers.darts import random_subset
     from nas.searchspace.space import get_space
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = SearchConfig(space="hybrid", num_classes=10, strategy="beta-darts", strategy_options=opts,
                        trials=1, seed=args.seed, budgets=(args.budget,), target=args.target)
     t0 = time.perf_counter()
-    result, plan, run_dir = search(cfg, out / "search", resume=(out / "search" / "study.db").exists())
+    run = search(cfg, out / "search", resume=(out / "search" / "study.db").exists())
+    result, run_dir, plan = run.result, run.run_dir, make_plan(cfg)
     search_wall = time.perf_counter() - t0
     trial = result.trials[0] if isinstance(result.trials, list) else list(result.trials)[0]
     derived = trial.arch

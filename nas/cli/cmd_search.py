@@ -118,7 +118,6 @@ def run(args) -> int:
 
     from nas.cli._output import emit_json, table
     from nas.search.app.run import search
-    from nas.search.results.report import summary
 
     config = _config(args)
     best = {"score": None}
@@ -137,38 +136,28 @@ def run(args) -> int:
             bar.set_postfix(best=f"{best['score']:.4g}", refresh=False)
 
     try:
-        result, plan, out = search(config, args.out, resume=args.resume, on_trial=on_trial,
-                                   log=lambda m: tqdm.write(m, file=sys.stderr))
+        res = search(config, args.out, resume=args.resume, on_trial=on_trial,
+                     log=lambda m: tqdm.write(m, file=sys.stderr))
     finally:
         for bar in bars:
             bar.close()
-    import json
-
-    front_doc = json.loads((out / "front.json").read_text())
-    front = front_doc["pareto"]
-    info = summary(result)
     if args.format == "json":
-        emit_json({"space": config.space, "strategy": config.strategy, "seed": config.seed,
-                   "score": plan.config.score, "evaluator": plan.config.evaluator, "target": plan.config.target if plan.target_model else None,
-                   "budgets": [b.text for b in plan.budgets], "objectives": list(plan.objectives),
-                   "directions": list(plan.directions), "front_objectives": front_doc["objectives"],
-                   "summary": info, "run_folder": str(out),
-                   "plot": str(out / "front.png"), "pareto": front})
+        emit_json(res.to_json())
         return 0
-    cols = ["score", "flops_M", "params_M"] + (["latency_ms"] if plan.target_model else []) + ["arch"]
-    rows = [{"score": r["score"], "flops_M": r["flops"] / 1e6, "params_M": r["params"] / 1e6,
-             "latency_ms": r.get("latency_ms"), "arch": r["arch"]} for r in front]
-    print(f"{config.space} / {config.strategy} / seed {config.seed}: {info['complete']} complete, "
-          f"{info['infeasible']} infeasible, {info['failed']} failed of {info['trials']} trials; "
-          + (f"score = {plan.config.score}" if plan.config.evaluator == "score"
-             else f"score = {plan.resolved()['score_description']}"))
-    if plan.target_model:
-        print(f"latency: {plan.target_model}")
-    for b in plan.budgets:
+    cols = ["score", "flops_M", "params_M"] + (["latency_ms"] if res.target_model else []) + ["arch"]
+    rows = [{"score": r.score, "flops_M": r.flops / 1e6, "params_M": r.params / 1e6,
+             "latency_ms": r.latency_ms, "arch": r.arch_path} for r in res.front.records]
+    c = res.config
+    print(f"{c.space} / {c.strategy} / seed {c.seed}: {res.complete} complete, "
+          f"{res.infeasible} infeasible, {res.failed} failed of {res.trials} trials; "
+          + (f"score = {c.score}" if c.evaluator == "score" else f"score = {res.score_description}"))
+    if res.target_model:
+        print(f"latency: {res.target_model}")
+    for b in res.budgets:
         print(f"budget {b}: {b.describe()}")
-    print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(front_doc['objectives'], front_doc['directions']))}):")
+    print(f"Pareto front ({', '.join(f'{o} {d[:3]}' for o, d in zip(res.front.objectives, res.front.directions))}):")
     table(rows, cols, keep=("arch",))
-    print(f"run folder: {out} (config.json, trials.csv, front.json, front.png, study.db)")
-    if info["failed"]:
-        print(f"failed trials, first errors: {info['failed_errors']}", file=sys.stderr)
+    print(f"run folder: {res.run_dir} (config.json, trials.csv, front.json, front.png, study.db)")
+    if res.failed:
+        print(f"failed trials, first errors: {list(res.failed_errors)}", file=sys.stderr)
     return 0

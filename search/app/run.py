@@ -15,6 +15,7 @@ import numpy as np
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
 from nas.search.app.config import SearchConfig
+from nas.search.app.result import RunResult
 from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef, targets_available
 from nas.search.loop.driver import OnTrial, run_search
 from nas.search.loop.evaluation import CachedCosts, Evaluator, budget_violation
@@ -22,7 +23,6 @@ from nas.search.loop.feasibility import check_budgets
 from nas.search.results.storage import OptunaStore, TrialStore, sqlite_url
 from nas.search.searchers.registry import make_searcher
 from nas.search.searchers.searcher import Searcher
-from nas.search.trial import SearchResult
 
 COST_METRICS = ("flops", "params", "latency_ms")
 _ALIASES = {"latency": "latency_ms", "macs": "flops", "accuracy": "score"}
@@ -287,8 +287,9 @@ def check_score_memory(p: Plan) -> None:
 
 
 def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, resume: bool = False,
-           on_trial: OnTrial | None = None, log: Callable[[str], None] | None = None) -> tuple[SearchResult, Plan, Path]:
-    """Run or resume the search that ``config`` defines; write the run folder; return the result.
+           on_trial: OnTrial | None = None, log: Callable[[str], None] | None = None) -> RunResult:
+    """Run or resume the search that ``config`` defines; write the run folder; return what it found
+    (``RunResult``: the front as records, trial counts, run folder, every trial in ``.result``).
 
     Every check runs before anything is written. The run folder is locked while the search writes it
     (a second writer gets a one-line error naming the holder); ``config.json`` is written once the
@@ -343,10 +344,12 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
                 if not existed:
                     run_folder.remove_if_only_lock(out_dir)
             raise
-        write_run_folder(out_dir, result, config=p.resolved(), arch_config=p.ref.arch_config(),
-                         latency=bool(p.target_model), storage_url=url)
-        run_folder.prune(out_dir)
-    return result, p, out_dir
+        front = write_run_folder(out_dir, result, config=p.resolved(), arch_config=p.ref.arch_config(),
+                                 latency=bool(p.target_model))
+        run_folder.prune(out_dir, [r.arch_path for r in front.records])
+    return RunResult.of(result, front, out_dir, config=p.config, objectives=tuple(p.objectives),
+                        directions=tuple(p.directions), budgets=tuple(p.budgets), target_model=p.target_model,
+                        score_description=p.resolved()["score_description"], notes=tuple(p.notes))
 
 
 def _any_complete(created: dict[str, Any]) -> bool:

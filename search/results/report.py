@@ -7,25 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from nas.io import write_json_atomic, write_text_atomic
+from nas.search.results.front import Front, FrontRecord
 from nas.search.results.run_analysis import report_view, run_title
 from nas.search.trial import SearchResult
 from nas.searchspace.architecture import save_architecture
 
 
-def front_rows(result: SearchResult, arch_dir: Path, space_config: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per Pareto-front network: ``arch`` (path of its architecture JSON), ``score``, ``flops``,
-    ``params``, ``latency_ms`` (None without a target), every objective, ``digest`` and ``trial``."""
-    rows = []
-    for t in result.pareto_front():
-        path = save_architecture(arch_dir / f"{t.arch.digest()}.json", t.arch, **space_config)
-        row: dict[str, Any] = {"arch": str(path), "score": t.scores.get("score"),
-                               "flops": t.costs.get("flops"), "params": t.costs.get("params"),
-                               "latency_ms": t.costs.get("latency_ms")}
-        for name, v in zip(result.objectives, t.values):
-            row[name] = v
-        row.update(digest=t.arch.digest(), trial=t.number)
-        rows.append(row)
-    return rows
+def write_front(view: SearchResult, arch_dir: Path, space_config: dict[str, Any]) -> Front:
+    """The front of ``view`` as records, each front network's architecture JSON written in ``arch_dir``
+    (readable by ``nas cost``)."""
+    records = tuple(
+        FrontRecord.from_trial(t, view.objectives,
+                               str(save_architecture(arch_dir / f"{t.arch.digest()}.json", t.arch, **space_config)))
+        for t in view.pareto_front())
+    return Front(tuple(view.objectives), tuple(view.directions), records)
 
 
 def summary(result: SearchResult) -> dict[str, Any]:
@@ -55,19 +50,15 @@ def plot_front(result: SearchResult, path: Path, title: str = "") -> Path | None
 
 
 def write_run_folder(out: Path, result: SearchResult, *, config: dict[str, Any], arch_config: dict[str, Any],
-                     latency: bool, storage_url: str) -> dict[str, Any]:
+                     latency: bool) -> Front:
     """Write everything a user keeps from a run (``config``: its resolved config; ``arch_config``: what
     each front architecture's JSON records of the space; ``latency``: a target model gave latencies);
-    returns the paths."""
+    returns the reported front (``front.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "trials.json")
     write_text_atomic(out / "trials.csv", result.to_dataframe().to_csv(index=False))
     view = report_view(result, ["latency_ms", "flops"] if latency else ["flops"])
-    rows = front_rows(view, out / "archs", arch_config)
-    front = {"objectives": list(view.objectives), "directions": list(view.directions), "pareto": rows}
-    _write_json(out / "front.json", front)
-    png = plot_front(view, out / "front.png", run_title(config))
-    paths = {"folder": str(out), "config": str(out / "config.json"), "trials_csv": str(out / "trials.csv"),
-             "trials_json": str(out / "trials.json"), "front": str(out / "front.json"),
-             "plot": str(png) if png else None, "storage": storage_url}
-    return paths
+    front = write_front(view, out / "archs", arch_config)
+    _write_json(out / "front.json", front.to_json())
+    plot_front(view, out / "front.png", run_title(config))
+    return front

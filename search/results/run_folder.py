@@ -9,7 +9,7 @@ folder resumes. A run that fails before its first complete trial takes back what
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +146,17 @@ def remove_if_only_lock(out: Path) -> None:
             out.rmdir()
 
 
-def prune(out: Path) -> int:
-    """Remove architecture files of earlier fronts from ``archs/`` and temporary files left by killed
+def prune(out: Path, keep_archs: Iterable[str] | None = None) -> int:
+    """Remove architecture files of earlier fronts from ``archs/`` (all but ``keep_archs``, the current
+    front's architecture paths; default: those ``front.json`` names) and temporary files left by killed
     writes; returns how many files went. Call only while holding the folder's lock."""
     from nas.io import read_json
 
     removed = 0
-    front = read_json(out / "front.json", "front")
-    keep = {Path(r["arch"]).name for r in front.get("pareto", ()) if isinstance(r, dict) and "arch" in r}
+    if keep_archs is None:
+        front = read_json(out / "front.json", "front")
+        keep_archs = [r["arch"] for r in front.get("pareto", ()) if isinstance(r, dict) and "arch" in r]
+    keep = {Path(a).name for a in keep_archs}
     archs = out / "archs"
     stale = [f for f in archs.glob("*.json") if f.name not in keep] if archs.is_dir() else []
     stale += [*out.glob(".*.tmp"), *out.glob("*.tmp.*"), *(archs.glob(".*.tmp") if archs.is_dir() else [])]
