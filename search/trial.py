@@ -13,14 +13,15 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.io import read_json, write_json_atomic
+from nas.search.names import Direction, TrialState, signs
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STATES = ("complete", "infeasible", "failed")
-DIRECTIONS = ("maximize", "minimize")
+STATES = tuple(TrialState)
+DIRECTIONS = tuple(Direction)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Trial:
 
     number: int
     arch: Architecture
-    state: str = "complete"
+    state: TrialState = TrialState.COMPLETE
     costs: Mapping[str, float] = field(default_factory=HParams)
     values: tuple[float, ...] = ()
     scores: Mapping[str, float] = field(default_factory=HParams)
@@ -48,19 +49,20 @@ class Trial:
     def __post_init__(self) -> None:
         if self.state not in STATES:
             raise NasError(f"trial state {self.state!r} not allowed; allowed: {', '.join(STATES)}")
+        object.__setattr__(self, "state", TrialState(self.state))
         object.__setattr__(self, "costs", HParams({k: float(v) for k, v in self.costs.items()}))
         object.__setattr__(self, "scores", HParams({k: float(v) for k, v in self.scores.items()}))
         object.__setattr__(self, "info", HParams(self.info))
         object.__setattr__(self, "values", tuple(float(v) for v in self.values))
-        if self.state == "complete" and not self.values:
+        if self.state == TrialState.COMPLETE and not self.values:
             raise NasError(f"trial {self.number}: a complete trial needs objective values")
 
     @property
     def complete(self) -> bool:
-        return self.state == "complete"
+        return self.state == TrialState.COMPLETE
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "arch": self.arch.to_json(), "state": self.state,
+        return {"number": self.number, "arch": self.arch.to_json(), "state": self.state.value,
                 "costs": dict(self.costs), "values": list(self.values), "scores": dict(self.scores),
                 "duration_s": self.duration_s, "error": self.error, "info": self.info.to_json()}
 
@@ -84,12 +86,11 @@ def check_directions(objectives: Sequence[str], directions: Sequence[str]) -> tu
     for d in directions:
         if d not in DIRECTIONS:
             raise NasError(f"direction {d!r} not allowed; allowed: {', '.join(DIRECTIONS)}")
-    return objectives, directions
+    return objectives, tuple(Direction(d) for d in directions)
 
 
 def _as_minimization(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
-    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
-    return values * signs
+    return values * np.array(signs(directions))
 
 
 def nondominated_mask(points: np.ndarray) -> np.ndarray:
@@ -154,7 +155,7 @@ class SearchResult:
     """
 
     def __init__(self, trials: Iterable[Trial], objectives: Sequence[str] = ("score",),
-                 directions: Sequence[str] = ("maximize",), config: Mapping[str, Any] | None = None) -> None:
+                 directions: Sequence[str] = (Direction.MAXIMIZE,), config: Mapping[str, Any] | None = None) -> None:
         self.objectives, self.directions = check_directions(objectives, directions)
         self.trials: list[Trial] = sorted(trials, key=lambda t: t.number)
         self.config: dict[str, Any] = dict(config or {})
@@ -176,7 +177,7 @@ class SearchResult:
         if not done:
             raise NasError("no complete trial in this result")
         k = self.objectives.index(objective) if objective else 0
-        sign = -1.0 if self.directions[k] == "maximize" else 1.0
+        sign = self.directions[k].sign
         return min(done, key=lambda t: (sign * t.values[k], t.number))
 
     def pareto_front(self) -> list[Trial]:
@@ -189,7 +190,7 @@ class SearchResult:
             return []
         mask = nondominated_mask(self._min_values(done))
         front = [t for t, m in zip(done, mask) if m]
-        sign = -1.0 if self.directions[0] == "maximize" else 1.0
+        sign = self.directions[0].sign
         return sorted(front, key=lambda t: (sign * t.values[0], t.number))
 
     def hypervolume(self, reference: Sequence[float]) -> float:
@@ -207,7 +208,7 @@ class SearchResult:
 
         rows = []
         for t in self.trials:
-            row: dict[str, Any] = {"number": t.number, "state": t.state, "digest": t.arch.digest(),
+            row: dict[str, Any] = {"number": t.number, "state": t.state.value, "digest": t.arch.digest(),
                                    "arch": t.arch.canonical_json()}
             for name, v in zip(self.objectives, t.values):
                 row[name] = v
@@ -228,7 +229,7 @@ class SearchResult:
         return df[cols + [c for c in df.columns if c not in cols]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"objectives": list(self.objectives), "directions": list(self.directions),
+        return {"objectives": list(self.objectives), "directions": [d.value for d in self.directions],
                 "config": self.config, "trials": [t.to_json() for t in self.trials]}
 
     @classmethod

@@ -84,3 +84,14 @@ def test_every_module_imports_in_a_fresh_interpreter() -> None:
     code = "import importlib, sys\nfor n in sys.argv[1:]:\n    importlib.import_module(n)\n"
     r = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_search_roles_are_layered() -> None:
+    """``nas.search``'s roles: searchers import nothing of the loop, the run folder, the application
+    service or the benchmark harnesses; no other role imports the harnesses."""
+    g = import_graph()
+    role = {n: n.split(".")[2] for n in g if n.startswith("nas.search.") and n.count(".") >= 3}
+    up = [(a, b) for a, b in g.edges if role.get(a) == "searchers" and role.get(b) in ("loop", "results", "app", "bench")]
+    assert not up, f"searchers importing the layers above them: {up}"
+    bench = [(a, b) for a, b in g.edges if role.get(b) == "bench" and a in role and role[a] != "bench"]
+    assert not bench, f"the benchmark harnesses imported by the search itself: {bench}"

@@ -55,8 +55,7 @@ def test_zc_warmstart_asks_the_pool_best_by_score_first(space) -> None:
 
 
 def test_score_auto_reads_the_recorded_measurement(space) -> None:
-    from nas.predictors.score_choice import best_score, measurements
-    from nas.search.app.run import auto_score
+    from nas.predictors.score_choice import auto_score, best_score, measurements
 
     choice = best_score(space)
     entry = measurements().get("nb201")

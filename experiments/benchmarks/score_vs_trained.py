@@ -3,8 +3,8 @@
 Reads networks that were really trained: a `nas search --evaluator train --strategy random` run folder
 (its trials.json; the trained valid accuracy, and the test accuracy where the trial was trained fully)
 and/or a `nas bench train --format json` output (its networks are re-drawn from the same seeds).
-Prints one JSON object and, with --write, records it in search/app/score_auto.json, which `--score auto`
-consults (nas.search.app.run.default_score) for spaces measured on at least 30 networks.
+Prints one JSON object and, with --write, records it in predictors/data/score_auto.json, which `--score auto`
+consults (nas.predictors.score_choice.auto_score) for spaces measured on at least 30 networks.
 
     OMP_NUM_THREADS=1 python experiments/benchmarks/score_vs_trained.py --run RUN_DIR [--bench B.json] [--write]
 """
@@ -24,7 +24,7 @@ from nas.searchspace import Architecture, get_space
 from nas.searchspace.tensor_type import parse_input
 
 SCORE_NAMES = ("deepmad", "synflow", "params", "flops")
-OUT = Path(__file__).resolve().parents[2] / "search" / "app" / "score_auto.json"
+OUT = Path(__file__).resolve().parents[2] / "predictors" / "data" / "score_auto.json"
 
 
 def scores_of(spec) -> dict[str, float]:

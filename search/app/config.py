@@ -13,7 +13,7 @@ from nas.errors import NasError
 DEFAULT_SPACE = "hybrid"
 DEFAULT_SCORE = "auto"
 """``auto``: the score measured best against trained accuracy on the space, else the recorded NB201 table
-measurement, else deepmad where it has a rule for every op of the space, else synflow (``run.auto_score``)."""
+measurement, else deepmad where it has a rule for every op of the space, else synflow (``nas.predictors.score_choice.auto_score``)."""
 DEFAULT_STRATEGY = "nsga2"
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,19 +13,21 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
+from nas.predictors.score_choice import auto_score, auto_score_source
 from nas.search.app.config import SearchConfig
 from nas.search.app.result import RunResult
 from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef, targets_available
 from nas.search.loop.driver import OnTrial, run_search
 from nas.search.loop.evaluation import CachedCosts, Evaluator, budget_violation
 from nas.search.loop.feasibility import check_budgets
+from nas.search.names import COST_METRICS, Direction, Metric
 from nas.search.results.storage import OptunaStore, TrialStore, sqlite_url
 from nas.search.searchers.registry import make_searcher
 from nas.search.searchers.searcher import Searcher
 
-COST_METRICS = ("flops", "params", "latency_ms")
-_ALIASES = {"latency": "latency_ms", "macs": "flops", "accuracy": "score"}
-_DIRS = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
+_ALIASES = {"latency": Metric.LATENCY_MS, "macs": Metric.FLOPS, "accuracy": Metric.SCORE}
+_DIRS = {"max": Direction.MAXIMIZE, "maximize": Direction.MAXIMIZE, "min": Direction.MINIMIZE,
+         "minimize": Direction.MINIMIZE}
 
 
 def parse_objectives(text: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -42,7 +43,7 @@ def parse_objectives(text: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[
         if d and d.strip() not in _DIRS:
             raise NasError(f"objective {item!r}: direction {d!r} not allowed; allowed: max, min")
         names.append(name)
-        dirs.append(_DIRS[d.strip()] if d else ("minimize" if name in COST_METRICS else "maximize"))
+        dirs.append(_DIRS[d.strip()] if d else (Direction.MINIMIZE if name in COST_METRICS else Direction.MAXIMIZE))
     return tuple(names), tuple(dirs)
 
 
@@ -123,8 +124,8 @@ def plan(config: SearchConfig) -> Plan:
                 raise NasError(f"{len(objectives)} objectives but {len(config.directions)} directions")
             directions = tuple(config.directions)
     else:
-        objectives, directions = (factory.metric,), ("maximize",)
-    wants_latency = "latency_ms" in objectives or any(b.metric == "latency_ms" for b in budgets)
+        objectives, directions = (factory.metric,), (Direction.MAXIMIZE,)
+    wants_latency = Metric.LATENCY_MS in objectives or any(b.metric == Metric.LATENCY_MS for b in budgets)
     if target and not targets_available():
         if wants_latency:
             raise NasError(f"latency targets are not available in this install; cannot use target {target!r}")
@@ -137,8 +138,8 @@ def plan(config: SearchConfig) -> Plan:
         notes.append(f"searcher {config.strategy!r} optimises one objective, the score; the reported front "
                      "is over its trials' score and costs")
     elif not config.objectives:
-        objectives = (factory.metric, "latency_ms", "flops") if target else (factory.metric, "flops")
-        directions = ("maximize", "minimize", "minimize") if target else ("maximize", "minimize")
+        objectives = (factory.metric, Metric.LATENCY_MS, Metric.FLOPS) if target else (factory.metric, Metric.FLOPS)
+        directions = (Direction.MAXIMIZE, Direction.MINIMIZE, Direction.MINIMIZE)[:len(objectives)]
     costs = CachedCosts(SpaceCosts(ref, target))
     target_model = None
     if target:
@@ -147,50 +148,6 @@ def plan(config: SearchConfig) -> Plan:
         target_model = str(load_target(target).describe())
     evaluator = factory(config, ref)
     return Plan(config, ref, costs, evaluator, budgets, objectives, directions, notes, target_model)
-
-
-MEASURED_SCORES = Path(__file__).with_name("score_auto.json")
-"""Kendall tau of each training-free score with trained accuracy per space
-(experiments/benchmarks/score_vs_trained.py writes it)."""
-
-
-def measured_score(space: str, min_networks: int = 30) -> str | None:
-    """The registered score with the best measured Kendall tau against trained test accuracy on ``space``,
-    when it was measured on at least ``min_networks`` trained networks; else None."""
-    from nas.predictors.score import SCORES
-
-    if not MEASURED_SCORES.is_file():
-        return None
-    rows = [m for m in json.loads(MEASURED_SCORES.read_text()).get("measurements", ())
-            if m.get("space") == space and m.get("networks", 0) >= min_networks]
-    if not rows:
-        return None
-    best = max(rows, key=lambda m: m["networks"])
-    # a cost (params, flops) is never the score: the search already trades the score against costs
-    taus = {k: v for k, v in best["kendall_tau_test"].items()
-            if v is not None and k in SCORES and k not in COST_METRICS + ("params",)}
-    return max(taus, key=taus.get) if taus else None
-
-
-def auto_score(space: Any) -> str:
-    """What ``--score auto`` picks for ``space``: the score measured best against trained accuracy on the
-    space (``measured_score``); else the best of the table-based measurements recorded in
-    ``nas.predictors.score_choice`` (NB201: Kendall tau against NAS-Bench-201 accuracy); else ``deepmad``
-    where it has a rule for the space's ops, else ``synflow``."""
-    measured = measured_score(space.name)
-    if measured is not None:
-        return measured
-    from nas.predictors.score_choice import best_score
-
-    return best_score(space).score
-
-
-def auto_score_source(space: Any) -> str:
-    if measured_score(space.name) is not None:
-        return f"best Kendall tau against trained accuracy in {MEASURED_SCORES.name}"
-    from nas.predictors.score_choice import best_score
-
-    return best_score(space).describe()
 
 
 def default_score(ref: SpaceRef) -> str:
@@ -263,7 +220,7 @@ def check_objectives(p: Plan) -> None:
         costs = p.costs(p.ref.space.sample(np.random.default_rng(p.config.seed)))
     except NasError:
         return
-    known = {"score", p.evaluator.score, *costs}
+    known = {Metric.SCORE, p.evaluator.score, *costs}
     bad = [o for o in p.objectives if o not in known]
     if bad:
         raise NasError(f"unknown objective(s) {', '.join(map(repr, bad))}; allowed: {', '.join(sorted(known))}")

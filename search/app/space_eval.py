@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from nas.errors import NasError
+from nas.search.names import Metric
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import SearchSpace, get_space
 from nas.searchspace.tensor_type import parse_input
@@ -81,9 +82,9 @@ class SpaceCosts:
 
         spec = self.ref.space.resolve(arch)
         c = analytic_costs(spec)
-        out = {"flops": float(c.flops), "params": float(c.params)}
+        out = {Metric.FLOPS: float(c.flops), Metric.PARAMS: float(c.params)}
         if self._target is not None:
-            out["latency_ms"] = float(self._target.latency_ms(spec))
+            out[Metric.LATENCY_MS] = float(self._target.latency_ms(spec))
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -114,7 +115,7 @@ class ScoreEvaluator:
 
     def __call__(self, arch: Architecture) -> dict[str, float]:
         value = float(self._score(self.ref.space.resolve(arch)))
-        return {"score": value, self.score: value}
+        return {Metric.SCORE: value, self.score: value}
 
     def describe(self) -> str:
         return str(getattr(self._score, "description", self.score))

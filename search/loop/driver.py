@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from nas.errors import NasError
 from nas.hw_models.budget import Budget, BudgetGate
 from nas.search.loop.evaluation import CachedCosts, CostFn, Evaluator, run_evaluator
+from nas.search.names import TrialState
 from nas.search.results.storage import MemoryStore, TrialStore
 from nas.search.searchers.searcher import Searcher
 from nas.search.trial import SearchResult, Trial
@@ -88,10 +89,10 @@ class SearchLoop:
     def _finish(self, trial: Trial, replayed: bool) -> Trial:
         if not replayed:
             self.store.append(trial)
-            self.evaluated += trial.complete or trial.state == "failed"
+            self.evaluated += trial.complete or trial.state == TrialState.FAILED
             n = self.stop_after_failures
-            if n and self.evaluated == n and all(t.state != "complete" for t in self.trials.values()) \
-                    and trial.state == "failed":
+            if n and self.evaluated == n and all(t.state != TrialState.COMPLETE for t in self.trials.values()) \
+                    and trial.state == TrialState.FAILED:
                 raise NasError(f"the first {n} evaluated trials all failed, stopping; the first error: {trial.error}")
         self.trials[trial.number] = trial
         if self.on_trial is not None:
@@ -106,10 +107,10 @@ class SearchLoop:
         try:
             costs = self._costs(arch)
         except NasError as e:  # the space proposed a network that does not resolve (a type error)
-            return self._finish(Trial(number, arch, "failed", error=f"does not resolve: {e}"), False)
+            return self._finish(Trial(number, arch, TrialState.FAILED, error=f"does not resolve: {e}"), False)
         reason = self._over_budget(costs) if self.budgets else ""
         if reason:
-            return self._finish(Trial(number, arch, "infeasible", costs, error=f"over budget: {reason}"), False)
+            return self._finish(Trial(number, arch, TrialState.INFEASIBLE, costs, error=f"over budget: {reason}"), False)
         return None
 
     def make_trial(self, number: int, arch: Architecture, outcome: Mapping[str, Any]) -> Trial:
@@ -127,9 +128,9 @@ class SearchLoop:
                              f"nor a cost ({', '.join(sorted(costs))})")
                     break
         if error:
-            return Trial(number, arch, "failed", costs, scores=metrics, duration_s=outcome["duration_s"],
+            return Trial(number, arch, TrialState.FAILED, costs, scores=metrics, duration_s=outcome["duration_s"],
                          error=error, info=outcome["info"])
-        return Trial(number, arch, "complete", costs, tuple(values), metrics, outcome["duration_s"],
+        return Trial(number, arch, TrialState.COMPLETE, costs, tuple(values), metrics, outcome["duration_s"],
                      info=outcome["info"])
 
     # -- the batch state machine ------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 from nas.errors import NasError
 from nas.hw_models.budget import Budget, BudgetGate
 from nas.search.loop.evaluation import CostFn
+from nas.search.names import Metric
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import SearchSpace
 
@@ -43,9 +44,9 @@ def smallest(space: SearchSpace, metric: str, costs: CostFn, rng: np.random.Gene
 
 
 def _fmt(metric: str, v: float) -> str:
-    if metric == "flops":
+    if metric == Metric.FLOPS:
         return f"{v / 1e6:,.1f} M FLOPs"
-    if metric == "params":
+    if metric == Metric.PARAMS:
         return f"{v / 1e6:,.3f} M params"
     return f"{v:.3g} ms"
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nas.search.names import Direction, Metric
 from nas.search.trial import Trial
 from nas.searchspace.architecture import Architecture
 
@@ -38,8 +39,9 @@ class FrontRecord:
 
     @classmethod
     def from_trial(cls, t: Trial, objectives: Sequence[str], arch_path: str) -> FrontRecord:
-        fixed: dict[str, float | None] = {"score": t.scores.get("score"), "flops": t.costs.get("flops"),
-                                          "params": t.costs.get("params"), "latency_ms": t.costs.get("latency_ms")}
+        fixed: dict[str, float | None] = {
+            "score": t.scores.get(Metric.SCORE), "flops": t.costs.get(Metric.FLOPS),
+            "params": t.costs.get(Metric.PARAMS), "latency_ms": t.costs.get(Metric.LATENCY_MS)}
         values = tuple((name, float(v)) for name, v in zip(objectives, t.values))
         for name, v in values:
             if name in fixed:
@@ -73,7 +75,7 @@ class Front:
         name = objective or self.objectives[0]
         if name not in self.objectives:
             raise NasError(f"unknown objective {name!r}; allowed: {', '.join(self.objectives)}")
-        sign = -1.0 if self.directions[self.objectives.index(name)] == "maximize" else 1.0
+        sign = Direction(self.directions[self.objectives.index(name)]).sign
         return min(self.records, key=lambda r: (sign * r.value(name), r.trial))
 
     def to_json(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.io import write_json_atomic, write_text_atomic
+from nas.search.names import Metric, TrialState
 from nas.search.results.front import Front, FrontRecord
 from nas.search.results.run_analysis import report_view, run_title
 from nas.search.trial import SearchResult
@@ -24,8 +25,8 @@ def write_front(view: SearchResult, arch_dir: Path, space_config: dict[str, Any]
 
 
 def summary(result: SearchResult) -> dict[str, Any]:
-    states = {s: sum(t.state == s for t in result.trials) for s in ("complete", "infeasible", "failed")}
-    errors = sorted({t.error for t in result.trials if t.state == "failed"})
+    states = {s.value: sum(t.state == s for t in result.trials) for s in TrialState}
+    errors = sorted({t.error for t in result.trials if t.state == TrialState.FAILED})
     return {"trials": len(result), **states, "failed_errors": errors[:5]}
 
 
@@ -57,7 +58,7 @@ def write_run_folder(out: Path, result: SearchResult, *, config: dict[str, Any],
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "trials.json")
     write_text_atomic(out / "trials.csv", result.to_dataframe().to_csv(index=False))
-    view = report_view(result, ["latency_ms", "flops"] if latency else ["flops"])
+    view = report_view(result, [Metric.LATENCY_MS, Metric.FLOPS] if latency else [Metric.FLOPS])
     front = write_front(view, out / "archs", arch_config)
     _write_json(out / "front.json", front.to_json())
     plot_front(view, out / "front.png", run_title(config))

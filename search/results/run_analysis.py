@@ -17,6 +17,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.io import read_json
+from nas.search.names import COST_METRICS, Direction, TrialState, signs
 from nas.search.trial import SearchResult, Trial, hypervolume, nondominated_mask
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.netspec import NetSpec
@@ -39,9 +40,9 @@ def report_view(result: SearchResult, cost_names: list[str]) -> SearchResult:
             t = Trial(t.number, t.arch, t.state, t.costs, (t.values[0], *(t.costs[c] for c in costs)), t.scores,
                       t.duration_s, t.error, t.info)
         elif t.complete:
-            t = Trial(t.number, t.arch, "failed", t.costs, (), t.scores, t.duration_s, "costs missing", t.info)
+            t = Trial(t.number, t.arch, TrialState.FAILED, t.costs, (), t.scores, t.duration_s, "costs missing", t.info)
         trials.append(t)
-    return SearchResult(trials, (name, *costs), (direction, *["minimize"] * len(costs)), result.config)
+    return SearchResult(trials, (name, *costs), (direction, *[Direction.MINIMIZE] * len(costs)), result.config)
 
 
 def run_title(config: dict[str, Any]) -> str:
@@ -54,8 +55,7 @@ def run_title(config: dict[str, Any]) -> str:
 
 def min_form(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     """Objective values turned into values to minimise (maximised ones negated)."""
-    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
-    return np.asarray(values, dtype=np.float64) * signs
+    return np.asarray(values, dtype=np.float64) * np.array(signs(directions))
 
 
 def projection_front(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
@@ -96,7 +96,7 @@ def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | No
     ref = np.full(k, 1.1)
     front = np.empty((0, k))
     best, hv = np.nan, np.nan
-    sign = -1.0 if result.directions[0] == "maximize" else 1.0
+    sign = result.directions[0].sign
     rows = []
     for t in result.trials:
         if t.complete:
@@ -237,7 +237,7 @@ class RunFolder:
 
     def summary(self) -> dict[str, Any]:
         """Counts by state, the front's size and its objectives."""
-        states = {s: sum(t.state == s for t in self.result.trials) for s in ("complete", "infeasible", "failed")}
+        states = {s.value: sum(t.state == s for t in self.result.trials) for s in TrialState}
         return {"trials": len(self.result), **states, "front": len(self.front()),
                 "objectives": [f"{o} ({d[:3]})" for o, d in zip(self.view.objectives, self.view.directions)]}
 
@@ -249,7 +249,7 @@ class RunFolder:
         for t in self.front():
             row: dict[str, Any] = {"trial": t.number, "digest": t.arch.digest()}
             row.update(zip(self.view.objectives, t.values))
-            for k in ("flops", "params", "latency_ms"):
+            for k in COST_METRICS:
                 if k in t.costs:
                     row.setdefault(k, t.costs[k])
             row.update(t.arch.genes.to_json())

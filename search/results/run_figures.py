@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nas.search.names import Direction, Metric
 from nas.search.results.run_analysis import convergence, projection_front
 from nas.search.trial import SearchResult
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-_LABELS = {"latency_ms": "latency (ms)", "flops": "MFLOPs (1 MAC = 1 FLOP)", "params": "params (M)"}
-_SCALE = {"flops": 1e-6, "params": 1e-6}
+_LABELS = {Metric.LATENCY_MS: "latency (ms)", Metric.FLOPS: "MFLOPs (1 MAC = 1 FLOP)", Metric.PARAMS: "params (M)"}
+_SCALE = {Metric.FLOPS: 1e-6, Metric.PARAMS: 1e-6}
 FAMILY_COLORS = {"conv": "tab:blue", "attention": "tab:orange", "ssm": "tab:green", "mlp": "tab:red",
                  "spectral": "tab:purple", "paramfree": "tab:gray", "adapter": "tab:brown"}
 
@@ -86,7 +87,7 @@ def front_figure(result: SearchResult, title: str = "") -> Figure:
         order = np.argsort(x[stair])
         sx, sy = x[stair][order], y[stair][order]
         # at each x, the best y among points at least as good in x (left of it when x is minimised)
-        ax.step(sx, sy, where="post" if result.directions[j] == "minimize" else "pre",
+        ax.step(sx, sy, where="post" if result.directions[j] == Direction.MINIMIZE else "pre",
                 c="tab:red", lw=1.2, zorder=2, label=f"non-dominated in this view ({stair.sum()})")
         ax.plot(sx, sy, "o", mfc="none", mec="tab:red", ms=7, zorder=4)
         rest = [m for m in range(k) if m not in (i, j)]
@@ -136,8 +137,8 @@ def parallel_figure(result: SearchResult, title: str = "") -> Figure:
         w = np.log10(v) if logs else v
         lo, hi = w.min(), w.max()
         s = (w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5)
-        scaled[:, m] = s if result.directions[m] == "maximize" else 1 - s
-        worst, best = (v.min(), v.max()) if result.directions[m] == "maximize" else (v.max(), v.min())
+        scaled[:, m] = s if result.directions[m] == Direction.MAXIMIZE else 1 - s
+        worst, best = (v.min(), v.max()) if result.directions[m] == Direction.MAXIMIZE else (v.max(), v.min())
         ticks.append(f"{label(result.objectives[m])}\nbest {best:.4g}\nworst {worst:.4g}" + ("\n(log)" if logs else ""))
     front_ids = {t.number for t in result.pareto_front()}
     on_front = np.array([t.number in front_ids for t in done])
@@ -224,7 +225,7 @@ def _natural(text: str) -> tuple:
 def layers_figure(costs: pd.DataFrame, title: str = "") -> Figure:
     """Per-layer FLOPs and (when present) latency of one network, bars coloured by operation family."""
     plt = _plt()
-    metrics = [m for m in ("flops", "params", "latency_ms") if m in costs.columns]
+    metrics = [m.value for m in (Metric.FLOPS, Metric.PARAMS, Metric.LATENCY_MS) if m in costs.columns]
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(7.0, 0.22 * len(costs) + 2), 1.9 * len(metrics) + 1),
                              sharex=True, squeeze=False)
     xs = np.arange(len(costs))

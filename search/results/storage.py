@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import NasError
+from nas.search.names import TrialState as State
 from nas.search.trial import Trial
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import Dimension, SearchSpace
@@ -117,8 +118,8 @@ class OptunaStore(TrialStore):
         import optuna
         from optuna.trial import TrialState
 
-        state = {"complete": TrialState.COMPLETE, "infeasible": TrialState.PRUNED,
-                 "failed": TrialState.FAIL}[trial.state]
+        state = {State.COMPLETE: TrialState.COMPLETE, State.INFEASIBLE: TrialState.PRUNED,
+                 State.FAILED: TrialState.FAIL}[trial.state]
         values = list(trial.values) if trial.complete else None
         params, dists = {}, {}
         if self.space is not None and trial.arch.space == self.space.name:

@@ -152,7 +152,7 @@ class HVISearch(Searcher):
     def _acquisition(self, done: list[Trial], open_: np.ndarray) -> np.ndarray:
         from sklearn.ensemble import ExtraTreesRegressor
 
-        signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
+        signs = np.array([d.sign for d in self.directions])
         X = np.stack([self._features(t.arch) for t in done])
         Y = np.array([t.values for t in done], dtype=np.float64) * signs  # to minimise
         Xc = self._X[open_]

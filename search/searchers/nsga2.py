@@ -47,7 +47,7 @@ class NSGA2(Searcher):
         self._crowd: np.ndarray = np.zeros(0)
 
     def _min(self, trials: list[Trial]) -> np.ndarray:
-        signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
+        signs = np.array([d.sign for d in self.directions])
         return np.array([t.values for t in trials], dtype=np.float64).reshape(len(trials), -1) * signs
 
     def _select(self, pool: list[Trial]) -> list[Trial]:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nas.errors import NasError
+from nas.search.names import Direction
 from nas.search.trial import Trial, check_directions
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import SearchSpace
@@ -71,7 +72,7 @@ class Searcher(ABC):
         rng: np.random.Generator | int | None = None,
         *,
         objectives: Sequence[str] = ("score",),
-        directions: Sequence[str] = ("maximize",),
+        directions: Sequence[str] = (Direction.MAXIMIZE,),
         constraint: Constraint | None = None,
         max_tries: int = DEFAULT_MAX_TRIES,
         **options: Any,
@@ -144,7 +145,7 @@ class Searcher(ABC):
         if not trial.complete:
             return -np.inf
         v = trial.values[0]
-        return v if self.directions[0] == "maximize" else -v
+        return v if self.directions[0] == Direction.MAXIMIZE else -v
 
     def violation(self, arch: Architecture) -> float:
         if self.constraint is None:

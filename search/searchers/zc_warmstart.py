@@ -19,7 +19,7 @@ class ZeroCostWarmStart(Searcher):
 
     Before the first ask it scores ``pool`` (default 100) random feasible architectures with ``score``
     (a name of ``nas.predictors.score.SCORES`` with ``score_options``, or ``auto``: what ``--score auto``
-    picks for the space, ``nas.search.app.run.auto_score``). The base searcher's
+    picks for the space, ``nas.predictors.score_choice.auto_score``). The base searcher's
     first ``n_warm`` (default 10) random draws become the pool's best by score, in decreasing order;
     everything else is the base searcher's own logic. Scoring is free: no trial is spent on it.
     Single objective (as the base).
@@ -52,7 +52,7 @@ class ZeroCostWarmStart(Searcher):
 
         name, options = str(self.opts["score"]), dict(self.opts["score_options"])
         if name == "auto":
-            from nas.search.app.run import auto_score
+            from nas.predictors.score_choice import auto_score
 
             name = auto_score(self.space)
         SCORES.get(name)
