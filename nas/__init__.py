@@ -37,6 +37,7 @@ _EXPORTS = {
     "make_searcher": "nas.search",
     "run_search": "nas.search",
     "SearchResult": "nas.search",
+    "RunResult": "nas.search.app.result",
     "Trial": "nas.search",
     "SEARCHERS": "nas.search",
     "get_target": "nas.hw_models.targets",
