@@ -1,8 +1,9 @@
 """Calibrating the ``cpu`` target on this machine: measure a layer table and fit the learned correction.
 
 ``calibrate(config)`` (a) measures this CPU's peak for the roofline profile, (b) lists the distinct layers
-of many sampled architectures of a space and measures them, most frequent first, interleaved in small
-groups, (c) measures whole sampled networks interleaved and (d) fits the learned correction on them.
+of many sampled architectures of a space and measures them, timed layer by layer inside the networks
+that hold them (``in_context``; ``context="isolated"`` times each layer alone instead), interleaved in
+small groups, (c) measures whole sampled networks interleaved and (d) fits the learned correction on them.
 The result is stored under ``user_data_dir()/<machine id>.json`` (merged with what is there: calibrating
 ``hybrid`` then ``mobilenet`` keeps both), where the ``cpu`` target finds it next time.
 """
@@ -69,6 +70,7 @@ class CalibrationConfig:
     measure_peak: bool = True
     fresh: bool = False
     wait_s: float = 60.0
+    context: str = "network"
 
     def __post_init__(self) -> None:
         for k in ("batch", "enumerate_archs", "layer_runs", "networks", "net_runs", "passes"):
@@ -78,6 +80,8 @@ class CalibrationConfig:
             raise NasError(f"calibration networks={self.networks} must be at least 3 to fit the correction")
         if not (0 < self.budget_s < float("inf")) or not 0 < self.layer_share < 1:
             raise NasError("calibration budget_s must be positive and layer_share in (0, 1)")
+        if self.context not in ("network", "isolated"):
+            raise NasError(f"calibration context={self.context!r}; allowed: network, isolated")
         if not (0 <= self.wait_s <= 86_400):
             raise NasError(f"calibration wait_s={self.wait_s!r} must be between 0 and 86400 seconds")
 
@@ -379,8 +383,8 @@ def _calibrate_locked(config: CalibrationConfig, target_path: Path, space: Any, 
     layers = walk_layouts(net_specs + enum_specs, cal.table, config.batch, threads)[:config.max_layers]
     log(f"  {len(layers)} distinct (layer, input layout) pairs in {config.enumerate_archs + config.networks} "
         f"sampled architectures ({time.perf_counter() - t0:.0f} s)")
+    have = set() if config.fresh else {e.key for e in cal.table.entries if e.trusted}
     if not config.fresh:
-        have = {e.key for e in cal.table.entries if e.trusted}
         layers = [(layer, lay) for layer, lay in layers if layer_key(layer, config.batch, "fp32", lay) not in have]
         log(f"  {len(layers)} of them not yet measured on a quiet machine in this machine's table")
     deadline = t0 + config.budget_s * config.layer_share
@@ -394,8 +398,17 @@ def _calibrate_locked(config: CalibrationConfig, target_path: Path, space: Any, 
             cal.save(target_path)
 
     try:
-        measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads, deadline=deadline,
-                       passes=config.passes, log=log, on_group=keep, guard=guard)
+        if config.context == "network":
+            from nas.hw_models.in_context import measure_in_context, networks_adding
+
+            todo, wanted = networks_adding(net_specs + enum_specs, have, cal.table, config.batch, threads)
+            log(f"  timing them inside {len(todo)} of the networks, layer by layer")
+            measure_in_context(todo, batch=config.batch, runs=config.layer_runs, threads=threads, guard=guard,
+                               table=cal.table, passes=config.passes, deadline=deadline, wanted=wanted,
+                               on_group=keep, log=log)
+        else:
+            measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads,
+                           deadline=deadline, passes=config.passes, log=log, on_group=keep, guard=guard)
     finally:  # a refusal keeps every cleanly measured group: the same command resumes from there
         if groups[0] % 10:
             cal.save(target_path)

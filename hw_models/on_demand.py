@@ -1,8 +1,9 @@
 """Layers measured on demand: a network's layers missing from the CPU table are measured here and cached.
 
 As nn-Meter detects a model's kernels and measures the ones it has not seen, ``LayerCache.fill(spec)``
-walks a NetSpec with the layouts its layers get in the network, measures every (layer, input layout)
-the table lacks (interleaved groups, two passes, under a ``LoadGuard``), and stores the entries, with
+walks a NetSpec with the layouts its layers get in the network, times every (layer, input layout)
+the table lacks inside its network (``in_context``; interleaved rounds, two passes, under a
+``LoadGuard``), and stores the entries, with
 the conditions they were measured under, in ``<user data dir>/<settings id>-layers.json``: one file per
 machine and measurement settings, written atomically under a file lock and merged with what other
 processes wrote meanwhile. Entries measured while other work distorted them are never stored.
@@ -11,12 +12,12 @@ processes wrote meanwhile. Entries measured while other work distorted them are 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nas.errors import NasError
 from nas.hw_models.conditions import LoadError, LoadGuard
-from nas.hw_models.lookup_table import LatencyTable, TableEntry, layer_key
+from nas.hw_models.lookup_table import LatencyTable, TableEntry
 from nas.searchspace.netspec import NetSpec
 
 CACHE_SUFFIX = "-layers.json"
@@ -81,24 +82,24 @@ class LayerCache:
             self.log(f"nas latency: layer cache {self.path} stayed locked for {LOCK_WAIT_S:.0f} s; "
                      "the layers measured now are used but not stored")
 
-    def fill(self, spec: NetSpec, table: LatencyTable, batch: int = 1) -> list[TableEntry]:
-        from nas.hw_models.calibrate import measure_layers, walk_layouts
+    def fill(self, spec: NetSpec | Sequence[NetSpec], table: LatencyTable, batch: int = 1) -> list[TableEntry]:
+        from nas.hw_models.in_context import measure_in_context, networks_adding
 
-        pairs = walk_layouts([spec], table, batch, self.threads)
-        missing = [(layer, lay) for layer, lay in pairs if layer_key(layer, batch, "fp32", lay) not in
-                   {e.key for e in table.entries}]
+        specs = [spec] if isinstance(spec, NetSpec) else list(spec)
+        todo, missing = networks_adding(specs, {e.key for e in table.entries}, table, batch, self.threads)
         if not missing:
             return []
         t0 = time.perf_counter()
         try:
-            got = measure_layers(missing, batch=batch, runs=self.runs, threads=self.threads, deadline=float("inf"),
-                                 passes=self.passes, log=lambda s: None, guard=self.guard)
+            got = measure_in_context(todo, batch=batch, runs=self.runs, threads=self.threads, guard=self.guard,
+                                     table=table, passes=self.passes, wanted=missing)
         except LoadError as e:
             self.log(f"nas latency: {len(missing)} layers not measured on demand ({e}); they are interpolated")
             return []
         for e in got:
             table.add(e)
         self._store(got, dict(table.transitions), table.roofline)
-        self.log(f"nas latency: measured {len(got)} layers on demand in {time.perf_counter() - t0:.1f} s "
-                 f"({self.threads} thread{'s' if self.threads != 1 else ''}), cached in {self.path}")
+        self.log(f"nas latency: measured {len(got)} layers on demand, timed inside {len(todo)} network"
+                 f"{'s' if len(todo) != 1 else ''} in {time.perf_counter() - t0:.1f} s ({self.threads} thread"
+                 f"{'s' if self.threads != 1 else ''}), cached in {self.path}")
         return got

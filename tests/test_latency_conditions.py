@@ -163,3 +163,16 @@ def test_cli_cost_no_measure_says_how_layers_were_predicted(capsys) -> None:
     assert rc == 0 and out["latency_threads"] == 1
     assert sum(out["latency_layers"].values()) == out["layers"] and out["latency_layers"][MEASURED] < out["layers"]
     assert not cache_path(1).exists()
+
+
+def test_layers_timed_inside_their_network_cover_every_layer_with_its_layout() -> None:
+    from nas.hw_models.in_context import measure_in_context
+    from nas.hw_models.lookup_table import layer_key
+    from nas.hw_models.targets import CpuTarget
+
+    spec = reference_net("mobilenetv2_100", input=TensorType.map(3, 32, 32))
+    table = CpuTarget(threads=1).calibration.table
+    got = measure_in_context([spec], batch=1, runs=2, threads=1, guard=fake_guard([]), table=table, passes=1)
+    keys = {layer_key(layer, 1, "fp32", lay) for layer, lay in zip(spec.layers, table.layouts(spec))}
+    assert {e.key for e in got} == keys  # one entry per distinct (layer, input layout) of the network
+    assert all(e.ms > 0 and e.trusted and e.conditions.threads == 1 for e in got)

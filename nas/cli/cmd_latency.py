@@ -44,6 +44,8 @@ def add_parser(sub):
     c.add_argument("--remeasure", "--fresh", dest="fresh", action="store_true",
                    help="measure a fresh table (default: keep layers measured on a quiet machine, so an "
                         "interrupted calibration resumes; layers taken under load are always re-measured)")
+    c.add_argument("--context", choices=("network", "isolated"), default="network",
+                   help="time each layer inside the sampled networks that hold it (default) or alone")
     c.add_argument("--wait", type=float, default=60.0,
                    help="seconds to wait for other work to stop before refusing (default 60)")
     c.add_argument("--out", help="calibration file to write (default: the user data dir, where --target cpu looks)")
@@ -165,7 +167,8 @@ def _calibrate(args) -> int:
     cfg = CalibrationConfig(space=args.space, input=args.input, batch=args.batch, threads=args.threads,
                             seed=args.seed, enumerate_archs=args.archs, networks=args.networks,
                             layer_runs=args.layer_runs, net_runs=args.net_runs, budget_s=args.budget,
-                            passes=args.passes, fresh=args.fresh, wait_s=args.wait)
+                            passes=args.passes, fresh=args.fresh, wait_s=args.wait,
+                            context=args.context)
     load_before = busy_warning()
     cal, path = calibrate(cfg, path=args.out, log=lambda s: print(s, file=sys.stderr, flush=True))
     corr = cal.corrections.get(args.space, {})
