@@ -131,6 +131,7 @@ def test_cli_measure_json(capsys) -> None:
     row = json.loads(out)
     assert row["runs"] == 2 and row["threads"] == 1 and row["median_ms"] > 0 and row["batch"] == 1
     assert row["predicted_ms"] > 0 and "latency_model" in row
+    assert row["conditions"]["threads"] == 1 and row["latency_threads"] == 1 and isinstance(row["contended"], bool)
 
 
 def test_cli_errors_are_one_line_exit_2(capsys) -> None:

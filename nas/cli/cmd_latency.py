@@ -93,17 +93,26 @@ def _measure(args) -> int:
     threads = args.threads if args.threads is not None else default_threads()
     target = prepare_target(args.target, args.no_measure) if device == "cpu" else get_target(args.target)
     pred = target.latency_ms(spec, args.batch)  # any on-demand layer measurement happens before the network's
-    m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=threads, device=device)
+    from nas.hw_models.conditions import observed
+
+    with observed(threads) as seen:
+        m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=threads, device=device)
+    cond = seen[0]
+    if cond.contended:
+        print(f"nas latency: warning: {cond.describe()} during the measurement; the time is inflated",
+              file=sys.stderr)
     out = {"arch": args.arch, "name": spec.name, "input": str(spec.input), "batch": args.batch,
            "target": args.target, **m.to_dict(), "predicted_ms": pred,
            "prediction_error": (pred - m.median_ms) / m.median_ms, "latency_model": target.describe(),
-           "load_avg_before": load_before, **latency_details(target, spec)}
+           "load_avg_before": load_before, "conditions": cond.to_json(), "contended": cond.contended,
+           **latency_details(target, spec)}
     if arch is not None:
         out["digest"] = arch.digest()
     if args.format == "json":
         emit_json(out)
         return 0
-    print(f"{args.arch}: batch {args.batch}, {m.threads} threads on {device}")
+    print(f"{args.arch}: batch {args.batch}, {m.threads} thread{'s' if m.threads != 1 else ''} on {device}; "
+          f"{cond.describe()}")
     table([{"metric": "median", "value": f"{m.median_ms:.3f} ms"},
            {"metric": "p25 .. p75", "value": f"{m.p25_ms:.3f} .. {m.p75_ms:.3f} ms ({m.iqr_rel:.1%} of median)"},
            {"metric": "min", "value": f"{m.min_ms:.3f} ms"},
