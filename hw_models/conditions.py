@@ -181,7 +181,12 @@ def settings_digest(settings: Mapping[str, Any]) -> str:
 
 
 class LoadError(NasError):
-    """Other work kept the machine too busy to measure: a one-line refusal (exit 2 on the CLI)."""
+    """Other work kept the machine too busy to measure: a one-line refusal (exit 2 on the CLI).
+    ``others`` is the busy cores of other work last seen, ``load`` the load average."""
+
+    def __init__(self, msg: str, others: float | None = None, load: float | None = None) -> None:
+        super().__init__(msg)
+        self.others, self.load = others, load
 
 
 class LoadGuard:
@@ -209,7 +214,7 @@ class LoadGuard:
         return LoadError(f"{what}: other processes used {seen} of {cpu_count()} cores{la}, leaving less than "
                          f"{self.threads} thread{'s' if self.threads != 1 else ''} + {MARGIN_CORES} core free, so "
                          "the times would be inflated; stop the other work and run the same command again "
-                         "(measured entries are kept; --wait SECONDS waits longer)")
+                         "(measured entries are kept; --wait SECONDS waits longer)", others, load)
 
     def quiet(self) -> tuple[bool, float | None]:
         """Wait up to ``wait_s`` for a quiet second; (whether it came, others' cores last seen)."""

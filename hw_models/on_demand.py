@@ -44,7 +44,8 @@ class LayerCache:
                  log: Callable[[str], None] | None = None, guard: LoadGuard | None = None) -> None:
         self.path, self.threads, self.runs, self.passes = Path(path), threads, runs, passes
         self.log = log or (lambda s: None)
-        self.guard = guard or LoadGuard(threads, wait_s=wait_s, attempts=2, log=self.log)
+        self.guard = guard or LoadGuard(threads, wait_s=wait_s, attempts=2, log=lambda s: None)
+        self._refused: set[str] = set()  # keys a busy machine kept from being measured: not retried
 
     def _read(self, roofline) -> LatencyTable | None:
         from nas.hw_models.machine import machine_id
@@ -86,7 +87,8 @@ class LayerCache:
         from nas.hw_models.in_context import measure_in_context, networks_adding
 
         specs = [spec] if isinstance(spec, NetSpec) else list(spec)
-        todo, missing = networks_adding(specs, {e.key for e in table.entries}, table, batch, self.threads)
+        have = {e.key for e in table.entries} | self._refused
+        todo, missing = networks_adding(specs, have, table, batch, self.threads)
         if not missing:
             return []
         t0 = time.perf_counter()
@@ -94,7 +96,11 @@ class LayerCache:
             got = measure_in_context(todo, batch=batch, runs=self.runs, threads=self.threads, guard=self.guard,
                                      table=table, passes=self.passes, wanted=missing)
         except LoadError as e:
-            self.log(f"nas latency: {len(missing)} layers not measured on demand ({e}); they are interpolated")
+            self._refused |= missing
+            busy = "an unknown share" if e.others is None else f"{e.others:.1f}"
+            self.log(f"nas latency: {len(missing)} layers not measured on demand: other processes used {busy} of "
+                     f"the cores, which would inflate them; they are interpolated (run again on a quieter "
+                     "machine to measure them, or --no-measure to skip)")
             return []
         for e in got:
             table.add(e)
