@@ -9,8 +9,8 @@ a network is |A − B| / mean(A, B); a prediction passes when its error against 
 or within the noise floor where that is wider.
 
 ``--under-load`` then repeats it after two calibrations run while busy loops occupy every core: one
-where the load comes and goes during the calibration (it must notice, wait and re-measure), one under
-sustained load (it must refuse with one line and leave the stored table alone).
+where the loops run for 30 s once it has started measuring layers (it must notice, wait and
+re-measure), one under sustained load (it must refuse with one line and leave the stored table alone).
 
     OMP_NUM_THREADS=1 python experiments/benchmarks/latency_reference_nets.py --under-load --out ref.json
 """
@@ -90,32 +90,38 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
               f"{lay['measured']}/{lay['interpolated']}/{lay['modelled']}")
 
 
-def calibrate_cli(extra: list[str], load_after: float | None, load_seconds: float | None,
-                  cores: int) -> dict[str, Any]:
-    """``nas latency calibrate`` as a user runs it, with busy loops on every core for part of it."""
+def calibrate_cli(extra: list[str], load_on: str | None, load_seconds: float | None, cores: int) -> dict[str, Any]:
+    """``nas latency calibrate`` as a user runs it, with busy loops on every core: from the start when
+    ``load_on`` is None, else from the first stderr line containing ``load_on``, for ``load_seconds``
+    (None: until it ends)."""
+    import threading
+
     cmd = [sys.executable, "-m", "nas.cli.main", "latency", "calibrate", "--target", "cpu", "--format", "json",
            *extra]
     t0 = time.perf_counter()
-    loops: list[subprocess.Popen] = []
-    if load_after == 0:
-        loops = busy_loops(cores)
+    loops: list[subprocess.Popen] = busy_loops(cores) if load_on is None else []
+    started_at = 0.0 if load_on is None else None
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    started = load_after == 0
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
     while proc.poll() is None:
         now = time.perf_counter() - t0
-        if not started and load_after is not None and now >= load_after:
-            loops, started = busy_loops(cores), True
+        if started_at is None and any(load_on in line for line in lines):
+            loops, started_at = busy_loops(cores), now
             log(f"  busy loops on {cores} cores started at {now:.0f} s")
-        if loops and load_seconds is not None and now >= (load_after or 0) + load_seconds:
+        if loops and load_seconds is not None and started_at is not None and now >= started_at + load_seconds:
             stop(loops)
             loops = []
             log(f"  busy loops stopped at {now:.0f} s")
         time.sleep(0.2)
     stop(loops)
-    out, err = proc.communicate()
+    out = proc.stdout.read()
+    reader.join(timeout=5)
+    err = "".join(lines)
     res = {"command": " ".join(["nas", *cmd[3:]]), "rc": proc.returncode, "seconds": round(time.perf_counter() - t0, 1),
            "stderr_last_line": err.strip().splitlines()[-1] if err.strip() else "",
-           "noticed_lines": [line for line in err.splitlines() if "other processes used" in line]}
+           "noticed_lines": [line.strip() for line in err.splitlines() if "other processes used" in line]}
     if proc.returncode == 0:
         res["result"] = json.loads(out)
     return res
@@ -144,13 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.under_load:
         cal = calibration_path(args.threads)
         before = cal.read_bytes() if cal.exists() else b""
-        log("calibration with busy loops on every core from 10 s to 40 s after it starts:")
+        log("calibration with busy loops on every core for 30 s from when it starts measuring layers:")
         transient = calibrate_cli(["--space", "hybrid", "--remeasure", "--budget", str(args.load_budget),
-                                   "--wait", "120"], 10.0, 30.0, cpu_count())
+                                   "--wait", "120"], "timing them inside", 30.0, cpu_count())
         log(json.dumps({k: v for k, v in transient.items() if k != "result"}))
         snapshot = cal.read_bytes() if cal.exists() else b""
         log("calibration under sustained busy loops on every core (--wait 10):")
-        sustained = calibrate_cli(["--space", "hybrid", "--remeasure", "--wait", "10"], 0.0, None, cpu_count())
+        sustained = calibrate_cli(["--space", "hybrid", "--remeasure", "--wait", "10"], None, None, cpu_count())
         log(json.dumps(sustained))
         unchanged = (cal.read_bytes() if cal.exists() else b"") == snapshot
         after = predicted_vs_measured(args.runs, args.threads, names, "after")
