@@ -1,8 +1,9 @@
 """Calibrating the ``cpu`` target on this machine: measure a layer table and fit the learned correction.
 
 ``calibrate(config)`` (a) measures this CPU's peak for the roofline profile, (b) lists the distinct layers
-of many sampled architectures of a space and measures them, most frequent first, interleaved in small
-groups, (c) measures whole sampled networks interleaved and (d) fits the learned correction on them.
+of many sampled architectures of a space and measures them, timed layer by layer inside the networks
+that hold them (``in_context``; ``context="isolated"`` times each layer alone instead), interleaved in
+small groups, (c) measures whole sampled networks interleaved and (d) fits the learned correction on them.
 The result is stored under ``user_data_dir()/<machine id>.json`` (merged with what is there: calibrating
 ``hybrid`` then ``mobilenet`` keeps both), where the ``cpu`` target finds it next time.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nas.errors import NasError
+from nas.hw_models.conditions import Conditions, LoadGuard, measurement_settings, settings_digest
 from nas.hw_models.learned import LearnedCorrection, network_features, spec_layer_features
 from nas.hw_models.lookup_table import LatencyTable, TableEntry, layer_key
 from nas.hw_models.machine import cpu_model, default_threads, machine_id, user_data_dir
@@ -45,7 +47,11 @@ class CalibrationConfig:
     ``networks`` further architectures are measured whole (``net_runs`` runs) to fit the correction.
     Layers and networks are measured in ``passes`` separate passes; each keeps its smallest pass median.
     Layer measurement stops at ``layer_share`` of ``budget_s``; the whole run aims to end within it.
-    Layers already in this machine's table are kept (so a killed run resumes) unless ``fresh``.
+    Layers already in this machine's table are kept (so a killed run resumes) when they were measured
+    under recorded, uncontended conditions, unless ``fresh`` (``--remeasure``). Every block of
+    measurements is watched for other work (``conditions.LoadGuard``): a block other processes
+    distorted is measured again once the machine is quiet (waiting up to ``wait_s``), else the run stops
+    with a one-line refusal, keeping what it measured cleanly.
     """
 
     space: str = "hybrid"
@@ -63,6 +69,8 @@ class CalibrationConfig:
     passes: int = 2
     measure_peak: bool = True
     fresh: bool = False
+    wait_s: float = 60.0
+    context: str = "network"
 
     def __post_init__(self) -> None:
         for k in ("batch", "enumerate_archs", "layer_runs", "networks", "net_runs", "passes"):
@@ -72,6 +80,10 @@ class CalibrationConfig:
             raise NasError(f"calibration networks={self.networks} must be at least 3 to fit the correction")
         if not (0 < self.budget_s < float("inf")) or not 0 < self.layer_share < 1:
             raise NasError("calibration budget_s must be positive and layer_share in (0, 1)")
+        if self.context not in ("network", "isolated"):
+            raise NasError(f"calibration context={self.context!r}; allowed: network, isolated")
+        if not (0 <= self.wait_s <= 86_400):
+            raise NasError(f"calibration wait_s={self.wait_s!r} must be between 0 and 86400 seconds")
 
 
 @dataclass
@@ -153,9 +165,17 @@ def _resolve_stored(get_space: Callable[..., Any], n: Mapping[str, Any]) -> NetS
     return sp.resolve(Architecture.from_json(n["arch"]))
 
 
+def settings_id(threads: int | None = None) -> str:
+    """This machine's id at ``threads`` threads plus a digest of the measurement settings (torch
+    version, its CPU backend, dtype): calibrations and layer caches taken under other settings live in
+    other files, so unrelated runs never share or overwrite a table silently."""
+    t = threads or default_threads()
+    return f"{machine_id(t)}-{settings_digest(measurement_settings(t))}"
+
+
 def calibration_path(threads: int | None = None) -> Path:
-    """Where this machine's calibration for ``threads`` threads lives."""
-    return user_data_dir() / f"{machine_id(threads or default_threads())}.json"
+    """Where this machine's calibration for ``threads`` threads (and these settings) lives."""
+    return user_data_dir() / f"{settings_id(threads)}.json"
 
 
 def shipped_calibration_path() -> Path:
@@ -167,6 +187,7 @@ def machine_info(threads: int) -> dict[str, Any]:
     import torch
 
     return {"id": machine_id(threads), "cpu": cpu_model(), "threads": threads, "torch": torch.__version__,
+            "settings": measurement_settings(threads),
             "measured_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -208,11 +229,15 @@ def walk_layouts(specs: Sequence[NetSpec], table: LatencyTable, batch: int, thre
 
 def measure_layers(layers: Sequence[tuple[Layer, str]], *, batch: int, runs: int, threads: int, deadline: float,
                    passes: int = 2, group_size: int = 12, log: Log = _stderr,
-                   on_group: Callable[[list[TableEntry]], None] | None = None) -> list[TableEntry]:
+                   on_group: Callable[[list[TableEntry]], None] | None = None,
+                   guard: LoadGuard | None = None) -> list[TableEntry]:
     """Measure (layer, input layout) pairs in interleaved groups, in ``passes`` separate passes, until
     ``deadline`` (a ``time.perf_counter`` value). A layer's time is the smallest of its pass medians:
     interference from other processes only adds time, and a burst that inflates a whole group in one
-    pass rarely hits the same group in the other. ``on_group`` receives each group's entries."""
+    pass rarely hits the same group in the other. ``on_group`` receives each group's entries. Each group
+    runs under ``guard`` (re-measured when other work distorted it; a ``LoadError`` when it stays busy)
+    and its entries carry the conditions it was measured under."""
+    guard = guard or LoadGuard(threads, log=log)
     import torch
 
     from nas.hw_models.layout import make_input
@@ -231,11 +256,13 @@ def measure_layers(layers: Sequence[tuple[Layer, str]], *, batch: int, runs: int
                 module = layer.spec.build(layer.in_type, layer.hp).eval()
                 x = make_input(layer.in_type.shape(batch), layout, gen)
                 fns.append(lambda m=module, x=x: m(x))
-            ms = time_interleaved(fns, runs=runs, warmup=2, threads=threads, min_round_ms=0.5)
+            ms, cond = guard.run(lambda fns=fns: time_interleaved(fns, runs=runs, warmup=2, threads=threads,
+                                                                    min_round_ms=0.5),
+                                 f"layers {start + 1}-{start + len(chunk)} (pass {p + 1})")
             got = []
             for i, ((layer, layout), m) in enumerate(zip(chunk, ms), start=start):
                 if i not in best or m.median_ms < best[i].ms:
-                    best[i] = TableEntry(layer, batch, "fp32", m.median_ms, m.iqr_rel, layout)
+                    best[i] = TableEntry(layer, batch, "fp32", m.median_ms, m.iqr_rel, layout, cond)
                 got.append(best[i])
             if on_group is not None:
                 on_group(got)
@@ -245,18 +272,25 @@ def measure_layers(layers: Sequence[tuple[Layer, str]], *, batch: int, runs: int
 
 
 def measure_networks(specs: Sequence[NetSpec], *, batch: int, runs: int, threads: int, passes: int = 2,
-                     group_size: int = 8, log: Log = _stderr) -> list[float]:
-    """Whole networks measured interleaved in groups, in ``passes`` passes: the smallest pass median each."""
+                     group_size: int = 8, log: Log = _stderr,
+                     guard: LoadGuard | None = None) -> list[tuple[float, Conditions]]:
+    """Whole networks measured interleaved in groups, in ``passes`` passes, each group under ``guard``:
+    the smallest pass median of each, with the conditions of the pass that gave it."""
     from nas.hw_models.measure import measure_specs
 
-    out = [math.inf] * len(specs)
+    guard = guard or LoadGuard(threads, log=log)
+    out: list[tuple[float, Conditions | None]] = [(math.inf, None)] * len(specs)
     for p in range(passes):
         for start in range(0, len(specs), group_size):
-            ms = measure_specs(specs[start:start + group_size], batch=batch, runs=runs, warmup=2, threads=threads)
+            chunk = specs[start:start + group_size]
+            ms, cond = guard.run(lambda chunk=chunk: measure_specs(chunk, batch=batch, runs=runs, warmup=2,
+                                                                   threads=threads),
+                                 f"networks {start + 1}-{start + len(chunk)} (pass {p + 1})")
             for i, m in enumerate(ms, start=start):
-                out[i] = min(out[i], m.median_ms)
+                if m.median_ms < out[i][0]:
+                    out[i] = (m.median_ms, cond)
         log(f"  pass {p + 1}: networks measured {len(specs)}")
-    return out
+    return out  # type: ignore[return-value]
 
 
 def load_or_new(path: Path, threads: int, profile: DeviceProfile) -> Calibration:
@@ -283,7 +317,7 @@ def shipped_profile_for(threads: int) -> DeviceProfile | None:
     return None
 
 
-def measured_profile(threads: int, log: Log = _stderr) -> DeviceProfile:
+def measured_profile(threads: int, log: Log = _stderr, guard: LoadGuard | None = None) -> DeviceProfile:
     """This CPU's roofline profile: the shipped one when it was measured on this machine id (peaks are
     best measured on a quiet machine), else peaks measured now with the shipped efficiencies."""
     from nas.hw_models.measure import measure_peak
@@ -293,7 +327,8 @@ def measured_profile(threads: int, log: Log = _stderr) -> DeviceProfile:
         log(f"  peak: shipped profile {here.name} was measured on this machine id; using it")
         return here
     base = load_profile(SHIPPED_PROFILE)
-    peak = measure_peak(threads=threads)
+    guard = guard or LoadGuard(threads, log=log)
+    peak, _ = guard.run(lambda: measure_peak(threads=threads), "peak")
     log(f"  peak: {peak.gflops:.1f} GFLOP/s fp32, {peak.bandwidth_gbs:.1f} GB/s, {peak.overhead_us:.1f} us/call")
     return replace(base, name=machine_id(threads), description=f"{cpu_model()}, {threads} threads (measured)",
                    peak_gflops={"fp32": round(peak.gflops, 1)}, bandwidth_gbs=round(peak.bandwidth_gbs, 2),
@@ -301,8 +336,10 @@ def measured_profile(threads: int, log: Log = _stderr) -> DeviceProfile:
                    threads=threads, extra={"cpu_model": cpu_model()})
 
 
-def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = None, log: Log = _stderr) -> tuple[Calibration, Path]:
-    """Run a calibration (see the module docstring); returns the merged calibration and where it was saved."""
+def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = None, log: Log = _stderr,
+              guard: LoadGuard | None = None) -> tuple[Calibration, Path]:
+    """Run a calibration (see the module docstring); returns the merged calibration and where it was saved.
+    Raises ``LoadError`` (a one-line ``NasError``) when other work keeps the machine too busy."""
     from nas.searchspace import get_space
     from nas.searchspace.tensor_type import parse_input
 
@@ -311,15 +348,34 @@ def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = N
     target_path = Path(path) if path else calibration_path(threads)
     space = get_space(config.space, input=parse_input(config.input) if config.input else None)
     rng = np.random.default_rng(config.seed)
+    guard = guard or LoadGuard(threads, wait_s=config.wait_s, log=log)
+    guard.before("calibration refused before it started")
 
-    profile = measured_profile(threads, log) if config.measure_peak else load_profile(SHIPPED_PROFILE)
+    from filelock import FileLock, Timeout
+
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(target_path) + ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise NasError(f"calibration file {str(target_path)!r} is being written by another calibration; wait "
+                       "for it to finish (two calibrations at once would also distort each other)") from None
+    try:
+        return _calibrate_locked(config, target_path, space, rng, threads, guard, log, t0)
+    finally:
+        lock.release()
+
+
+def _calibrate_locked(config: CalibrationConfig, target_path: Path, space: Any, rng: np.random.Generator,
+                      threads: int, guard: LoadGuard, log: Log, t0: float) -> tuple[Calibration, Path]:
+    profile = measured_profile(threads, log, guard) if config.measure_peak else load_profile(SHIPPED_PROFILE)
     cal = load_or_new(target_path, threads, profile)
     if config.measure_peak:
         cal.profile = profile
         cal.table = LatencyTable(cal.table.device, RooflineModel(profile), cal.table.entries, cal.table.transitions)
 
-    log(f"calibrating {config.space} on {machine_id(threads)} ({threads} threads, batch {config.batch}), "
-        f"budget {config.budget_s:.0f} s")
+    log(f"calibrating {config.space} on {machine_id(threads)} ({threads} thread{'s' if threads != 1 else ''}, "
+        f"batch {config.batch}), budget {config.budget_s:.0f} s")
     enum_specs = [space.resolve(space.sample(rng)) for _ in range(config.enumerate_archs)]
     net_archs = [space.sample(rng) for _ in range(config.networks)]
     net_specs = [space.resolve(a) for a in net_archs]
@@ -327,10 +383,10 @@ def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = N
     layers = walk_layouts(net_specs + enum_specs, cal.table, config.batch, threads)[:config.max_layers]
     log(f"  {len(layers)} distinct (layer, input layout) pairs in {config.enumerate_archs + config.networks} "
         f"sampled architectures ({time.perf_counter() - t0:.0f} s)")
+    have = set() if config.fresh else {e.key for e in cal.table.entries if e.trusted}
     if not config.fresh:
-        have = {e.key for e in cal.table.entries}
         layers = [(layer, lay) for layer, lay in layers if layer_key(layer, config.batch, "fp32", lay) not in have]
-        log(f"  {len(layers)} of them not yet in this machine's table")
+        log(f"  {len(layers)} of them not yet measured on a quiet machine in this machine's table")
     deadline = t0 + config.budget_s * config.layer_share
     groups = [0]
 
@@ -341,18 +397,32 @@ def calibrate(config: CalibrationConfig, path: str | os.PathLike[str] | None = N
         if groups[0] % 10 == 0:  # written as it arrives: a killed run resumes from here
             cal.save(target_path)
 
-    measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads, deadline=deadline,
-                   passes=config.passes, log=log, on_group=keep)
+    try:
+        if config.context == "network":
+            from nas.hw_models.in_context import measure_in_context, networks_adding
+
+            todo, wanted = networks_adding(net_specs + enum_specs, have, cal.table, config.batch, threads)
+            log(f"  timing them inside {len(todo)} of the networks, layer by layer")
+            measure_in_context(todo, batch=config.batch, runs=config.layer_runs, threads=threads, guard=guard,
+                               table=cal.table, passes=config.passes, deadline=deadline, wanted=wanted,
+                               on_group=keep, log=log)
+        else:
+            measure_layers(layers, batch=config.batch, runs=config.layer_runs, threads=threads,
+                           deadline=deadline, passes=config.passes, log=log, on_group=keep, guard=guard)
+    finally:  # a refusal keeps every cleanly measured group: the same command resumes from there
+        if groups[0] % 10:
+            cal.save(target_path)
 
     ms = measure_networks(net_specs, batch=config.batch, runs=config.net_runs, threads=threads,
-                          passes=config.passes, log=log)
+                          passes=config.passes, log=log, guard=guard)
     inp = space.config()["input"]
     cal.networks = [n for n in cal.networks if n["space"] != config.space or n.get("input") != inp] + [
-        {"space": config.space, "input": inp, "batch": config.batch, "arch": a.to_json(), "ms": m}
-        for a, m in zip(net_archs, ms)]
+        {"space": config.space, "input": inp, "batch": config.batch, "arch": a.to_json(), "ms": m,
+         "conditions": c.to_json()} for a, (m, c) in zip(net_archs, ms)]
     cal.refit(config.space)
     cal.configs = [c for c in cal.configs if c.get("space") != config.space] + [
-        {**asdict(config), "threads": threads, "seconds": round(time.perf_counter() - t0, 1)}]
+        {**asdict(config), "threads": threads, "seconds": round(time.perf_counter() - t0, 1),
+         "remeasured_blocks": guard.remeasured}]
     cal.machine = {**machine_info(threads)}
     cal.table.device = cal.machine
     saved = cal.save(target_path)

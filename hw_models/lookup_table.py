@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.errors import NasError
+from nas.hw_models.conditions import Conditions
 from nas.hw_models.layout import contiguous
 from nas.hw_models.roofline import LayerTerms, RooflineModel
 from nas.searchspace.netspec import Layer, NetSpec
@@ -30,6 +31,7 @@ from nas.searchspace.op_spec import OPS
 from nas.searchspace.tensor_type import TensorType
 
 TABLE_FORMAT = "nas-latency-table/2"
+MEASURED, INTERPOLATED, MODELLED = "measured", "interpolated", "modelled"
 NEIGHBOURS = 3
 
 
@@ -67,8 +69,9 @@ def _leaves(hp: Any, prefix: str = "") -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TableEntry:
-    """One measured layer: the layer, batch, dtype, input layout ("" = contiguous), median ms and its
-    relative inter-quartile range."""
+    """One measured layer: the layer, batch, dtype, input layout ("" = contiguous), median ms, its
+    relative inter-quartile range and the conditions it was measured under (None: not recorded, as in
+    tables written before conditions were kept)."""
 
     layer: Layer
     batch: int
@@ -76,6 +79,12 @@ class TableEntry:
     ms: float
     iqr_rel: float = 0.0
     layout: str = ""
+    conditions: Conditions | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Measured under recorded, uncontended conditions."""
+        return self.conditions is not None and not self.conditions.contended
 
     @property
     def key(self) -> str:
@@ -84,15 +93,18 @@ class TableEntry:
     def to_json(self) -> dict[str, Any]:
         return {"op": self.layer.op, "hp": self.layer.hp.to_json(), "in": self.layer.in_type.to_json(),
                 "batch": self.batch, "dtype": self.dtype, "layout": self.layout or default_layout(
-                    self.layer.in_type, self.batch), "ms": self.ms, "iqr_rel": self.iqr_rel}
+                    self.layer.in_type, self.batch), "ms": self.ms, "iqr_rel": self.iqr_rel,
+                "conditions": None if self.conditions is None else self.conditions.to_json()}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TableEntry:
         t = TensorType.from_json(d["in"])
         spec = OPS.get(d["op"])
         hp, out = spec.resolve(t, d["hp"], where="table entry")
+        cond = d.get("conditions")
         return cls(Layer("table", d["op"], hp, t, out), int(d["batch"]), str(d["dtype"]), float(d["ms"]),
-                   float(d.get("iqr_rel", 0.0)), str(d.get("layout", "")))
+                   float(d.get("iqr_rel", 0.0)), str(d.get("layout", "")),
+                   Conditions.from_json(cond) if cond else None)
 
 
 class LatencyTable:
@@ -234,6 +246,19 @@ class LatencyTable:
 
     def latency_ms(self, spec: NetSpec, batch: int = 1, dtype: str = "fp32") -> float:
         return float(sum(self.per_layer_ms(spec, batch, dtype)))
+
+    def source(self, layer: Layer, batch: int = 1, dtype: str = "fp32", layout: str = "") -> str:
+        """How ``layer_ms`` gets this layer's time: ``"measured"`` (an entry), ``"interpolated"`` (from
+        measured layers of its variant) or ``"modelled"`` (roofline times a family ratio)."""
+        if layer_key(layer, batch, dtype, layout) in self._entries:
+            return MEASURED
+        if any(v == variant(layer) and d == dtype for v, _, d in self._by_variant if self._by_variant[(v, _, d)]):
+            return INTERPOLATED
+        return MODELLED
+
+    def sources(self, spec: NetSpec, batch: int = 1, dtype: str = "fp32") -> list[str]:
+        """``source`` of each layer of ``spec`` with the input layout it gets in the network."""
+        return [self.source(layer, batch, dtype, lay) for layer, lay in zip(spec.layers, self.layouts(spec, batch, dtype))]
 
     def coverage(self, spec: NetSpec, batch: int = 1, dtype: str = "fp32") -> float:
         """Share of the spec's layers measured exactly (with the layout they get in the network)."""

@@ -16,10 +16,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nas.errors import NasError
 from nas.searchspace.netspec import NetSpec
 from nas.searchspace.registry import Registry
+
+if TYPE_CHECKING:
+    from nas.hw_models.conditions import LoadGuard
 
 
 class Target(ABC):
@@ -79,7 +83,10 @@ class CpuTarget(Target):
 
     ``model`` is ``"auto"`` (table + learned where the spec's space was calibrated and the correction's
     leave-one-out error on the calibration networks beats the table's, else the table),
-    ``"table"``, ``"table+learned"``, ``"roofline"`` or ``"roofline+learned"``.
+    ``"table"``, ``"table+learned"``, ``"roofline"`` or ``"roofline+learned"``. The table includes this
+    machine's layers measured on demand (``on_demand.LayerCache``); after ``measure_on_demand()`` a
+    prediction first measures the layers of the network the table lacks. ``sources(spec)`` says how many
+    layers were measured, interpolated or modelled.
     """
 
     kind = "cpu"
@@ -116,6 +123,38 @@ class CpuTarget(Target):
         else:
             self.path = path
             self.calibration = Calibration.load(path)
+        self._on_demand = None
+        if self.calibration is not None:
+            from nas.hw_models.on_demand import LayerCache, cache_path
+
+            self._cache = LayerCache(cache_path(self.threads), self.threads)
+            for e in self._cache.entries(self.calibration.roofline):
+                self.calibration.table.add(e)
+
+    def measure_on_demand(self, log: Callable[[str], None] | None = None, wait_s: float = 5.0,
+                          guard: LoadGuard | None = None) -> CpuTarget:
+        """From now on, measure (and cache) a network's layers the table lacks before predicting it."""
+        from nas.hw_models.on_demand import LayerCache, cache_path
+
+        if self.calibration is not None:
+            self._on_demand = LayerCache(cache_path(self.threads), self.threads, log=log, wait_s=wait_s,
+                                         guard=guard)
+        return self
+
+    def sources(self, spec: NetSpec, batch: int | None = None) -> dict[str, int]:
+        """How many of ``spec``'s layers the table has measured, interpolates from measured layers of
+        their variant, or models (roofline); a learned correction, where used, adjusts them all."""
+        from nas.hw_models.lookup_table import INTERPOLATED, MEASURED, MODELLED
+
+        out = {MEASURED: 0, INTERPOLATED: 0, MODELLED: 0}
+        if self.calibration is None or self._parts(spec)[0] != "table":
+            out[MODELLED] = len(spec.layers)
+            return out
+        if self._on_demand is not None:
+            self._on_demand.fill(spec, self.calibration.table, _batch(batch))
+        for s in self.calibration.table.sources(spec, _batch(batch)):
+            out[s] += 1
+        return out
 
     @property
     def foreign(self) -> bool:
@@ -135,6 +174,8 @@ class CpuTarget(Target):
             return self._roofline.per_layer_ms(spec, b)
         base, learned = self._parts(spec)
         cal = self.calibration
+        if self._on_demand is not None and base == "table":
+            self._on_demand.fill(spec, cal.table, b)
         if learned is not None and b == 1:
             corr = cal.correction_for(spec, learned)
             if corr is None:
@@ -161,7 +202,8 @@ class CpuTarget(Target):
             what = cal.roofline.describe() + (" + learned correction" if "+" in self.model else "")
         where = (f"measured on {m.get('id')}, NOT this machine ({self.here}): run `nas latency calibrate "
                  "--target cpu --space SPACE` here" if self.foreign else f"measured on this machine ({m.get('id')})")
-        return f"{what}; {where}; {self.source} {self.path.name}"
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        return f"{what}; {threads}; {where}; {self.source} {self.path.name}"
 
 
 class NB201DeviceTarget(Target):

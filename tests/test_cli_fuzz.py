@@ -301,6 +301,10 @@ CASES: list[Case] = [
     C("calibrate-nan-budget", "latency", "calibrate", "--budget", "nan", expect="budget_s must be"),
     C("calibrate-two-networks", "latency", "calibrate", "--networks", "2", expect="at least 3"),
     C("calibrate-out-folder", "latency", "calibrate", "--out", "{d}/emptydir", expect="bad --out"),
+    C("calibrate-negative-wait", "latency", "calibrate", "--wait", "-1", expect="wait_s=-1.0 must be"),
+    C("calibrate-nan-wait", "latency", "calibrate", "--wait", "nan", expect="wait_s=nan must be"),
+    C("calibrate-text-wait", "latency", "calibrate", "--wait", "soon", expect="invalid float value"),
+    C("calibrate-bad-context", "latency", "calibrate", "--context", "layer", expect="invalid choice"),
     # nas train / eval
     C("train-zero-epochs", "train", "resnet18", "--epochs", "0", "--out", "{d}/runs/t", expect="epochs=0"),
     C("train-huge-batch", "train", "resnet18", "--batch-size", "100000000", "--out", "{d}/runs/t", expect="batch_size"),

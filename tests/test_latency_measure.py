@@ -10,7 +10,8 @@ import torch
 
 from nas.cli.main import main
 from nas.errors import NasError
-from nas.hw_models.calibrate import Calibration, CalibrationConfig, calibrate, calibration_path
+from nas.hw_models.calibrate import Calibration, CalibrationConfig, calibrate, calibration_path, settings_id
+from nas.hw_models.conditions import Conditions, LoadGuard
 from nas.hw_models.machine import machine_id
 from nas.hw_models.measure import fixed_threads, measure_spec, summarize, time_interleaved
 from nas.hw_models.targets import CpuTarget, get_target
@@ -62,11 +63,25 @@ def test_measure_spec_on_a_tiny_network() -> None:
     assert m.runs == 3 and m.min_ms <= m.median_ms and m.median_ms > 0 and m.device == "cpu"
 
 
+def quiet_guard(threads: int = 1) -> LoadGuard:
+    """A guard that sees no other work (the tests' own machine may be busy)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def observe(t: int):
+        out: list[Conditions] = []
+        yield out
+        out.append(Conditions(t, 0.0, 0.0, 2, torch.__version__, "2026-01-01T00:00:00+00:00"))
+
+    return LoadGuard(threads, wait_s=0, observe=observe, sample=lambda s: 0.0)
+
+
 def test_calibration_is_stored_where_the_cpu_target_finds_it(tmp_path) -> None:
     cfg = CalibrationConfig(space="hybrid", input="3x32x32", threads=1, enumerate_archs=3, networks=3,
                             layer_runs=1, net_runs=1, budget_s=60, measure_peak=False)
-    cal, path = calibrate(cfg, log=lambda s: None)
-    assert path == calibration_path(1) == tmp_path / "latency" / f"{machine_id(1)}.json"
+    cal, path = calibrate(cfg, log=lambda s: None, guard=quiet_guard())
+    assert path == calibration_path(1) == tmp_path / "latency" / f"{settings_id(1)}.json"
+    assert settings_id(1).startswith(machine_id(1) + "-")
     assert cal.machine["id"] == machine_id(1) and cal.machine["threads"] == 1
     assert len(cal.table) > 0 and len(cal.networks) == 3
     assert set(cal.corrections["hybrid"]) == {"table", "roofline"}
@@ -84,14 +99,14 @@ def test_calibration_is_stored_where_the_cpu_target_finds_it(tmp_path) -> None:
     assert Calibration.load(path).table.layer_ms(entry.layer) == entry.ms
 
     # running it again resumes: the layers already measured are kept, not measured again
-    again, _ = calibrate(cfg, log=lambda s: None)
+    again, _ = calibrate(cfg, log=lambda s: None, guard=quiet_guard())
     assert len(again.table) == len(cal.table)
     assert again.table.layer_ms(entry.layer) == entry.ms
 
     # a second space merges into the same file, keeping the first
     cfg2 = CalibrationConfig(space="mobilenet", input="3x32x32", threads=1, enumerate_archs=2, networks=3,
                              layer_runs=1, net_runs=1, budget_s=60, measure_peak=False)
-    cal2, path2 = calibrate(cfg2, log=lambda s: None)
+    cal2, path2 = calibrate(cfg2, log=lambda s: None, guard=quiet_guard())
     assert path2 == path and set(cal2.corrections) == {"hybrid", "mobilenet"}
     assert len(cal2.table) > len(cal.table)
 
@@ -111,11 +126,12 @@ def _run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 def test_cli_measure_json(capsys) -> None:
     rc, out, _ = _run(["latency", "measure", NB201, "--input", "3x8x8", "--runs", "2", "--warmup", "1",
-                       "--threads", "1", "--format", "json"], capsys)
+                       "--threads", "1", "--no-measure", "--format", "json"], capsys)
     assert rc == 0
     row = json.loads(out)
     assert row["runs"] == 2 and row["threads"] == 1 and row["median_ms"] > 0 and row["batch"] == 1
     assert row["predicted_ms"] > 0 and "latency_model" in row
+    assert row["conditions"]["threads"] == 1 and row["latency_threads"] == 1 and isinstance(row["contended"], bool)
 
 
 def test_cli_errors_are_one_line_exit_2(capsys) -> None:

@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--calibration", help="calibration file (default: this machine's)")
     ap.add_argument("--out", help="write rows and raw measurements as JSON here")
+    ap.add_argument("--baseline-calibration", help="also score this calibration (e.g. the shipped "
+                    "hw_models/tables/cpu_default.json) on the same measurements, as 'before' rows")
+    ap.add_argument("--on-demand", action="store_true", help="also score the cpu target after measuring the "
+                    "held-out networks' missing layers on demand (rows marked 'on-demand'; cached like `nas cost`)")
     args = ap.parse_args(argv)
 
     from nas.hw_models.analytic import analytic_costs
@@ -107,8 +111,28 @@ def main(argv: list[str] | None = None) -> int:
             corr = cal.corrections[space_name][base]
             X = np.stack([network_features(cal.layer_rows(s, base)) for s in specs])
             preds[f"{base}+learned"] = corr.predict(X)
+        if args.baseline_calibration:
+            base_cal = Calibration.load(args.baseline_calibration)
+            preds["before: table"] = np.array([base_cal.table.latency_ms(s) for s in specs])
+            bc = base_cal.corrections.get(space_name, {}).get("table")
+            if bc is not None:
+                preds["before: table+learned"] = bc.predict(np.stack([network_features(base_cal.layer_rows(s, "table"))
+                                                                       for s in specs]))
+        coverage_plain = float(np.mean([cal.table.coverage(s) for s in specs]))
+        if args.on_demand:
+            from nas.hw_models.on_demand import LayerCache, cache_path
+
+            t1 = time.time()
+            got = LayerCache(cache_path(threads), threads, log=log).fill(specs, cal.table)
+            log(f"{space_name}: {len(got)} layers measured on demand in {time.time() - t1:.0f} s")
+            preds["table (on-demand)"] = np.array([cal.table.latency_ms(s) for s in specs])
+            corr = cal.corrections[space_name]["table"]
+            preds["table+learned (on-demand)"] = corr.predict(
+                np.stack([network_features(cal.layer_rows(s, "table")) for s in specs]))
+            preds["cpu target default (on-demand)"] = (preds["table+learned (on-demand)"] if corr.beats_base
+                                                       else preds["table (on-demand)"])
         noise = metrics(a_ms, b_ms)
-        coverage = float(np.mean([cal.table.coverage(s) for s in specs]))
+        coverage = coverage_plain
         log(f"{space_name}: measured {len(specs)} x 2 in {time.time() - t0:.0f} s, load {load0[0]:.2f} -> {load1[0]:.2f}; "
             f"table coverage {coverage:.1%}")
         preds_scored = dict(preds)

@@ -13,6 +13,9 @@ def add_parser(sub):
     p.add_argument("--input", help="input size CxHxW, e.g. 3x224x224 (default: the space's)")
     p.add_argument("--target", help="hardware target for latency (see `nas latency targets`)")
     p.add_argument("--per-layer", action="store_true", help="also list each layer's costs")
+    p.add_argument("--no-measure", action="store_true",
+                   help="with --target cpu: never measure layers missing from this machine's table "
+                        "(default: measure them once, a few seconds, and cache them)")
     add_format(p)
     return p
 
@@ -29,12 +32,12 @@ def run(args) -> int:
         out["digest"] = arch.digest()
     layer_ms = None
     if args.target:
-        from nas.hw_models.targets import get_target
 
-        target = get_target(args.target)
+        target = prepare_target(args.target, args.no_measure)
         out["target"] = args.target
         out["latency_ms"] = float(target.latency_ms(spec))
         out["latency_model"] = target.describe()
+        out.update(latency_details(target, spec))
         if args.per_layer:
             layer_ms = [float(v) for v in target.per_layer_ms(spec)]
     rows = [{"layer": c.name, "op": c.op, "family": c.family, "flops": c.flops, "params": c.params,
@@ -57,6 +60,33 @@ def run(args) -> int:
                {"metric": "memory traffic", "value": f"{costs.bytes / 2**20:,.1f} MiB (fp32)"}]
     if "latency_ms" in out:
         summary.append({"metric": f"latency on {args.target}", "value": f"{out['latency_ms']:.3f} ms ({out['latency_model']})"})
+        if "latency_layers" in out:
+            summary.append({"metric": "latency layers", "value": describe_sources(out["latency_layers"])})
     print(f"{args.arch}: {spec.input} -> {spec.output}, {len(spec.layers)} layers")
     table(summary)
     return 0
+
+
+def prepare_target(name: str, no_measure: bool = False):
+    """The target ``name``; the local ``cpu`` target measures missing layers on demand unless ``no_measure``."""
+    import sys
+
+    from nas.hw_models.targets import CpuTarget, get_target
+
+    target = get_target(name)
+    if isinstance(target, CpuTarget) and not no_measure:
+        target.measure_on_demand(log=lambda s: print(s, file=sys.stderr, flush=True))
+    return target
+
+
+def latency_details(target, spec) -> dict:
+    """For the cpu target: the thread count and how many layers were measured / interpolated / modelled."""
+    from nas.hw_models.targets import CpuTarget
+
+    if not isinstance(target, CpuTarget):
+        return {}
+    return {"latency_threads": target.threads, "latency_layers": target.sources(spec)}
+
+
+def describe_sources(counts: dict) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items())

@@ -24,6 +24,8 @@ def add_parser(sub):
     m.add_argument("--threads", type=int, help="torch threads (default: 1, or $NAS_THREADS)")
     m.add_argument("--runs", type=int, default=15, help="timed runs (default 15)")
     m.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs (default 3)")
+    m.add_argument("--no-measure", action="store_true",
+                   help="predict without measuring layers missing from the cpu table first")
     add_format(m)
 
     c = lsub.add_parser("calibrate", help="measure this machine's layer table and fit the learned correction")
@@ -39,8 +41,13 @@ def add_parser(sub):
     c.add_argument("--layer-runs", type=int, default=7, help="interleaved runs per layer and pass (default 7)")
     c.add_argument("--net-runs", type=int, default=7, help="interleaved runs per network and pass (default 7)")
     c.add_argument("--passes", type=int, default=2, help="separate passes; each time is the smallest pass median (default 2)")
-    c.add_argument("--fresh", action="store_true", help="re-measure layers already in this machine's table "
-                   "(default: keep them, so an interrupted calibration resumes)")
+    c.add_argument("--remeasure", "--fresh", dest="fresh", action="store_true",
+                   help="measure a fresh table (default: keep layers measured on a quiet machine, so an "
+                        "interrupted calibration resumes; layers taken under load are always re-measured)")
+    c.add_argument("--context", choices=("network", "isolated"), default="network",
+                   help="time each layer inside the sampled networks that hold it (default) or alone")
+    c.add_argument("--wait", type=float, default=60.0,
+                   help="seconds to wait for other work to stop before refusing (default 60)")
     c.add_argument("--out", help="calibration file to write (default: the user data dir, where --target cpu looks)")
     add_format(c)
 
@@ -63,6 +70,7 @@ def run(args) -> int:
 
 
 def _measure(args) -> int:
+    from nas.cli.cmd_cost import describe_sources, latency_details, prepare_target
     from nas.errors import NasError
     from nas.hw_models.machine import default_threads
     from nas.hw_models.measure import measure_spec
@@ -83,24 +91,35 @@ def _measure(args) -> int:
     check_fits_memory(spec, args.batch, device)
     load_before = busy_warning()
     threads = args.threads if args.threads is not None else default_threads()
-    m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=threads, device=device)
-    target = get_target(args.target)
-    pred = target.latency_ms(spec, args.batch)
+    target = prepare_target(args.target, args.no_measure) if device == "cpu" else get_target(args.target)
+    pred = target.latency_ms(spec, args.batch)  # any on-demand layer measurement happens before the network's
+    from nas.hw_models.conditions import observed
+
+    with observed(threads) as seen:
+        m = measure_spec(spec, batch=args.batch, runs=args.runs, warmup=args.warmup, threads=threads, device=device)
+    cond = seen[0]
+    if cond.contended:
+        print(f"nas latency: warning: {cond.describe()} during the measurement; the time is inflated",
+              file=sys.stderr)
     out = {"arch": args.arch, "name": spec.name, "input": str(spec.input), "batch": args.batch,
            "target": args.target, **m.to_dict(), "predicted_ms": pred,
            "prediction_error": (pred - m.median_ms) / m.median_ms, "latency_model": target.describe(),
-           "load_avg_before": load_before}
+           "load_avg_before": load_before, "conditions": cond.to_json(), "contended": cond.contended,
+           **latency_details(target, spec)}
     if arch is not None:
         out["digest"] = arch.digest()
     if args.format == "json":
         emit_json(out)
         return 0
-    print(f"{args.arch}: batch {args.batch}, {m.threads} threads on {device}")
+    print(f"{args.arch}: batch {args.batch}, {m.threads} thread{'s' if m.threads != 1 else ''} on {device}; "
+          f"{cond.describe()}")
     table([{"metric": "median", "value": f"{m.median_ms:.3f} ms"},
            {"metric": "p25 .. p75", "value": f"{m.p25_ms:.3f} .. {m.p75_ms:.3f} ms ({m.iqr_rel:.1%} of median)"},
            {"metric": "min", "value": f"{m.min_ms:.3f} ms"},
            {"metric": "runs (warm-up)", "value": f"{m.runs} ({m.warmup})"},
-           {"metric": f"predicted ({args.target})", "value": f"{pred:.3f} ms ({out['prediction_error']:+.1%})"}])
+           {"metric": f"predicted ({args.target})", "value": f"{pred:.3f} ms ({out['prediction_error']:+.1%})"},
+           *([{"metric": "predicted from layers", "value": describe_sources(out["latency_layers"])}]
+             if "latency_layers" in out else [])])
     return 0
 
 
@@ -157,16 +176,18 @@ def _calibrate(args) -> int:
     cfg = CalibrationConfig(space=args.space, input=args.input, batch=args.batch, threads=args.threads,
                             seed=args.seed, enumerate_archs=args.archs, networks=args.networks,
                             layer_runs=args.layer_runs, net_runs=args.net_runs, budget_s=args.budget,
-                            passes=args.passes, fresh=args.fresh)
+                            passes=args.passes, fresh=args.fresh, wait_s=args.wait,
+                            context=args.context)
     load_before = busy_warning()
     cal, path = calibrate(cfg, path=args.out, log=lambda s: print(s, file=sys.stderr, flush=True))
     corr = cal.corrections.get(args.space, {})
-    out = {"target": "cpu", "space": args.space, "machine": cal.machine["id"], "path": str(path),
+    out = {"target": "cpu", "space": args.space, "machine": cal.machine["id"], "threads": cal.machine["threads"],
+           "path": str(path),
            "layers_in_table": len(cal.table), "networks": sum(n["space"] == args.space for n in cal.networks),
            "seconds": cal.configs[-1]["seconds"],
            "train_mape_table_learned": corr["table"].report["train_mape"] if "table" in corr else None,
            "peak_gflops": cal.profile.peak("fp32"), "bandwidth_gbs": cal.profile.bandwidth_gbs,
-           "load_avg_before": load_before}
+           "load_avg_before": load_before, "remeasured_blocks": cal.configs[-1].get("remeasured_blocks", 0)}
     if args.format == "json":
         emit_json(out)
     else:
