@@ -24,6 +24,7 @@ import numpy as np
 
 from nas.errors import NasError
 from nas.hw_models.conditions import Conditions, LoadGuard, measurement_settings, settings_digest
+from nas.hw_models.in_context import walk_layouts
 from nas.hw_models.learned import LearnedCorrection, network_features, spec_layer_features
 from nas.hw_models.lookup_table import LatencyTable, TableEntry, layer_key
 from nas.hw_models.machine import cpu_model, default_threads, machine_id, user_data_dir
@@ -195,36 +196,6 @@ def _stderr(msg: str) -> None:
     import sys
 
     print(msg, file=sys.stderr, flush=True)
-
-
-def walk_layouts(specs: Sequence[NetSpec], table: LatencyTable, batch: int, threads: int,
-                 dtype: str = "fp32") -> list[tuple[Layer, str]]:
-    """Every distinct (layer, input layout) the networks of ``specs`` run, in first-seen order.
-
-    The input layout of a layer is the output layout of the one before (from a contiguous network
-    input); a layer not yet seen on its input layout is built and run once to record its output's
-    layout in ``table.transitions``.
-    """
-    import torch
-
-    from nas.hw_models.layout import layout_of, make_input
-    from nas.hw_models.lookup_table import default_layout
-    from nas.hw_models.measure import fixed_threads
-
-    out: dict[str, tuple[Layer, str]] = {}
-    gen = torch.Generator().manual_seed(0)
-    with fixed_threads(threads), torch.inference_mode():
-        for spec in specs:
-            cur = default_layout(spec.input, batch)
-            for layer in spec.layers:
-                out.setdefault(layer_key(layer, batch, dtype, cur), (layer, cur))
-                nxt = table.next_layout(layer, batch, dtype, cur)
-                if nxt is None:
-                    module = layer.spec.build(layer.in_type, layer.hp).eval()
-                    nxt = layout_of(module(make_input(layer.in_type.shape(batch), cur, gen)))
-                    table.record_transition(layer, batch, dtype, cur, nxt)
-                cur = nxt
-    return list(out.values())
 
 
 def measure_layers(layers: Sequence[tuple[Layer, str]], *, batch: int, runs: int, threads: int, deadline: float,

@@ -97,12 +97,40 @@ def measure_in_context(specs: Sequence[NetSpec], *, batch: int, runs: int, threa
     return list(best.values())
 
 
+def walk_layouts(specs: Sequence[NetSpec], table: LatencyTable, batch: int, threads: int,
+                 dtype: str = "fp32") -> list[tuple[Layer, str]]:
+    """Every distinct (layer, input layout) the networks of ``specs`` run, in first-seen order.
+
+    The input layout of a layer is the output layout of the one before (from a contiguous network
+    input); a layer not yet seen on its input layout is built and run once to record its output's
+    layout in ``table.transitions``.
+    """
+    import torch
+
+    from nas.hw_models.layout import layout_of, make_input
+    from nas.hw_models.lookup_table import default_layout
+    from nas.hw_models.measure import fixed_threads
+
+    out: dict[str, tuple[Layer, str]] = {}
+    gen = torch.Generator().manual_seed(0)
+    with fixed_threads(threads), torch.inference_mode():
+        for spec in specs:
+            cur = default_layout(spec.input, batch)
+            for layer in spec.layers:
+                out.setdefault(layer_key(layer, batch, dtype, cur), (layer, cur))
+                nxt = table.next_layout(layer, batch, dtype, cur)
+                if nxt is None:
+                    module = layer.spec.build(layer.in_type, layer.hp).eval()
+                    nxt = layout_of(module(make_input(layer.in_type.shape(batch), cur, gen)))
+                    table.record_transition(layer, batch, dtype, cur, nxt)
+                cur = nxt
+    return list(out.values())
+
+
 def networks_adding(specs: Sequence[NetSpec], have: set[str], table: LatencyTable, batch: int,
                     threads: int) -> tuple[list[NetSpec], set[str]]:
     """The networks of ``specs`` holding a (layer, layout) not in ``have``, in order, each kept only when
     it adds one not added by an earlier one; and the set of keys they add."""
-    from nas.hw_models.calibrate import walk_layouts
-
     out, new = [], set()
     for spec in specs:
         keys = {layer_key(layer, batch, "fp32", lay) for layer, lay in walk_layouts([spec], table, batch, threads)}
