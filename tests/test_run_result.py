@@ -67,3 +67,22 @@ def test_cli_prints_the_result_not_the_folder(tmp_path: Path, capsys, monkeypatc
     assert not (out / "front.json").exists()
     assert doc["summary"]["trials"] == 6 and doc["front_objectives"] == ["score", "flops"]
     assert doc["pareto"] and all(Path(r["arch"]).is_file() for r in doc["pareto"])
+
+
+def test_a_trial_resolves_its_architecture_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nas.search.app.run import search
+    from nas.searchspace.space import SearchSpace
+
+    calls: list[str] = []
+    real = SearchSpace.resolve
+
+    def counting(self, arch):
+        calls.append(arch.digest())
+        return real(self, arch)
+
+    monkeypatch.setattr(SearchSpace, "resolve", counting)
+    res = search(dataclasses.replace(CONFIG, trials=4, target="gpu"), tmp_path / "r", log=lambda m: None)
+    digests = [t.arch.digest() for t in res.result.trials]
+    assert len(digests) == 4
+    # costs (FLOPs, params, latency) and the score share one NetSpec per trial (the plan's probe adds one)
+    assert all(calls.count(d) == 1 for d in set(digests)) and len(calls) <= len(set(digests)) + 1

@@ -235,7 +235,7 @@ def check_score_memory(p: Plan) -> None:
     from nas.memory import require
 
     try:
-        spec = p.ref.space.resolve(p.ref.space.sample(np.random.default_rng(p.config.seed)))
+        spec = p.ref.resolve(p.ref.space.sample(np.random.default_rng(p.config.seed)))
     except NasError:
         return
     c = analytic_costs(spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,8 +11,12 @@ from typing import Any
 from nas.errors import NasError
 from nas.search.names import Metric
 from nas.searchspace.architecture import Architecture
+from nas.searchspace.netspec import NetSpec
 from nas.searchspace.space import SearchSpace, get_space
 from nas.searchspace.tensor_type import parse_input
+
+
+RESOLVED_KEPT = 32
 
 
 def load_target(name: str | None) -> Any | None:
@@ -53,6 +58,23 @@ class SpaceRef:
         return get_space(self.name, input=parse_input(self.input) if self.input else None,
                          num_classes=self.num_classes)
 
+    @cached_property
+    def _resolved(self) -> OrderedDict[str, NetSpec]:
+        return OrderedDict()
+
+    def resolve(self, arch: Architecture) -> NetSpec:
+        """``space.resolve(arch)``, once per architecture: a trial's costs, score and trainer share the
+        NetSpec (the last ``RESOLVED_KEPT`` architectures are kept)."""
+        key = arch.digest()
+        spec = self._resolved.get(key)
+        if spec is None:
+            spec = self._resolved[key] = self.space.resolve(arch)
+            if len(self._resolved) > RESOLVED_KEPT:
+                self._resolved.popitem(last=False)
+        else:
+            self._resolved.move_to_end(key)
+        return spec
+
     def __getstate__(self) -> dict[str, Any]:
         return {"name": self.name, "input": self.input, "num_classes": self.num_classes}
 
@@ -80,7 +102,7 @@ class SpaceCosts:
     def __call__(self, arch: Architecture) -> dict[str, float]:
         from nas.hw_models.analytic import analytic_costs
 
-        spec = self.ref.space.resolve(arch)
+        spec = self.ref.resolve(arch)
         c = analytic_costs(spec)
         out = {Metric.FLOPS: float(c.flops), Metric.PARAMS: float(c.params)}
         if self._target is not None:
@@ -114,7 +136,7 @@ class ScoreEvaluator:
         return SCORES.get(self.score)(**dict(self.options))
 
     def __call__(self, arch: Architecture) -> dict[str, float]:
-        value = float(self._score(self.ref.space.resolve(arch)))
+        value = float(self._score(self.ref.resolve(arch)))
         return {Metric.SCORE: value, self.score: value}
 
     def describe(self) -> str:

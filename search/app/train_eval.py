@@ -152,7 +152,7 @@ class TrainEvaluator:
         ot = pruner.start() if pruner is not None else None
         result = None
         try:
-            spec = self.ref.space.resolve(arch)
+            spec = self.ref.resolve(arch)
             model = build_model(spec, self.config.seed)
 
             def report(epoch: int, metrics: Mapping[str, float]) -> bool:
