@@ -15,7 +15,6 @@ from nas.searchspace.netspec import NetSpec
 from nas.searchspace.space import SearchSpace, get_space
 from nas.searchspace.tensor_type import parse_input
 
-
 RESOLVED_KEPT = 32
 
 
