@@ -73,3 +73,18 @@ def test_build_supernet_passes_settings_and_refuses_foreign_ones() -> None:
     assert sum(p.numel() for p in net.parameters()) == 398_738  # vs 98 M at the defaults
     with pytest.raises(NasError, match="does not take settings"):
         build_supernet("mobilenet", "1x32x32", 10, settings={"width_mult": 0.5})
+
+
+def test_search_refuses_a_supernet_of_a_shrunk_space(tmp_path, capsys) -> None:
+    from nas.cli.main import main
+    from nas.training.checkpoint import save_checkpoint
+
+    ckpt = tmp_path / "supernet.pt"
+    space = {"space": "hybrid", "input": "1x32x32", "num_classes": 10, "width_mult": 0.25}
+    save_checkpoint(ckpt, {"space": space, "data": {"name": "mnist5k"}, "model": {}}, kind="supernet")
+    argv = ["search", "--space", "hybrid", "--evaluator", "supernet", "--supernet", str(ckpt), "--trials", "1",
+            "--out", str(tmp_path / "s"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "with settings {'width_mult': 0.25}" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "s").exists()
