@@ -126,11 +126,16 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
 def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int = 1500, batch: int = 50,
             supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
             optimizer: str = "adamw", out: str | Path = "runs/supernet-measure",
-            settings: dict[str, Any] | None = None, rank_split: str = "valid") -> dict[str, Any]:
+            settings: dict[str, Any] | None = None, rank_split: str = "valid",
+            standalone_seeds: int = 1) -> dict[str, Any]:
     """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
     of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
     largest and smallest subnets. The ranking compares accuracies on ``rank_split`` (valid or test;
-    test is 1,000 images on mnist5k, valid 400: less sampling noise between close subnets). Writes ``out/measure.json`` as it goes; returns the same object."""
+    test is 1,000 images on mnist5k, valid 400: less sampling noise between close subnets). Each
+    subnet is trained alone ``standalone_seeds`` times (weights and data order seeded 0, 1, ...); the
+    reference is the mean, and with two or more seeds ``kendall_tau_seed_to_seed`` (seed 0 vs seed 1)
+    shows how far the reference ranking itself is noise. A finished (or interrupted) supernet already
+    in ``out/supernet`` with the same settings is resumed, not retrained. Writes ``out/measure.json`` as it goes; returns the same object."""
     import os
     from dataclasses import replace
 
@@ -147,7 +152,7 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     run_settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
                 "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
                 "bn_images": bn_images, "optimizer": optimizer, "space_settings": settings or {},
-                    "rank_split": rank_split}
+                    "rank_split": rank_split, "standalone_seeds": standalone_seeds}
     res: dict[str, Any] = {"settings": run_settings, "loadavg_start": os.getloadavg()}
 
     def save() -> None:
@@ -165,22 +170,32 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings)
     cfg = SupernetTrainConfig(epochs=supernet_epochs, batch_size=batch, bn_images=bn_images, optimizer=optimizer)
     t = time.time()
-    sres = train_supernet(net, data, cfg, out_dir=out / "supernet")
-    res["supernet"] = {"seconds": time.time() - t, "history": sres["history"], "config": cfg.to_json()}
+    sres = train_supernet(net, data, cfg, out_dir=out / "supernet",
+                          resume=(out / "supernet" / "supernet.pt").is_file())
+    res["supernet"] = {"seconds": time.time() - t, "train_seconds": sres["train_seconds"], "history": sres["history"],
+                       "config": cfg.to_json()}
     save()
     net.eval()
     archs = spread_over_flops(net, subnets, seed=1)
     sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
-    standalone: list[float] = []
+    per_seed: list[list[float]] = []
     t = time.time()
     for a in archs:
-        r = train(build_model(net.space.resolve(a), seed=0), data, sa_cfg, evaluate_test=rank_split == "test")
-        standalone.append(r.test_accuracy if rank_split == "test" else r.valid_accuracy)
-        res["standalone_partial"] = standalone
+        accs = []
+        for sd in range(standalone_seeds):
+            r = train(build_model(net.space.resolve(a), seed=sd), data, replace(sa_cfg, seed=sd),
+                      evaluate_test=rank_split == "test")
+            accs.append(r.test_accuracy if rank_split == "test" else r.valid_accuracy)
+        per_seed.append(accs)
+        res["standalone_partial"] = per_seed
         save()
+    standalone = [float(np.mean(accs)) for accs in per_seed]
     res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
     res.update(ranking(net, data, archs, standalone, bn_images=bn_images, split=rank_split))
     res["standalone_spread"] = {"min": min(standalone), "max": max(standalone), "std": float(np.std(standalone))}
+    if standalone_seeds > 1:
+        res["kendall_tau_seed_to_seed"] = kendall([p[0] for p in per_seed], [p[1] for p in per_seed])
+        res["standalone_seed_mean_abs_diff"] = float(np.mean([abs(p[0] - p[1]) for p in per_seed]))
     save()
     inherit: dict[str, Any] = {}
     scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)

@@ -88,3 +88,25 @@ def test_search_refuses_a_supernet_of_a_shrunk_space(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert "with settings {'width_mult': 0.25}" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) -> None:
+    import functools
+
+    from nas.supernet import benchmark
+    from nas.training import datasets
+
+    monkeypatch.setattr(benchmark, "step_cost", lambda *a, **k: {"sandwich_step_time_ratio": 4.0})
+    monkeypatch.setattr(datasets, "load_dataset", functools.cache(datasets.load_dataset))  # resizing takes seconds
+    kw = dict(space="hybrid", input="1x32x32", train_images=128, batch=64, supernet_epochs=1, standalone_epochs=1,
+              subnets=3, bn_images=64, out=tmp_path / "m", standalone_seeds=2,
+              settings={"width_mult": 0.25, "max_depth": 1, "mixers": ["dwconv3", "identity"]})
+    first = benchmark.measure(**kw)
+    per_seed = first["standalone_partial"]
+    assert len(per_seed) == 3 and all(len(p) == 2 for p in per_seed)
+    assert [r["standalone"] for r in first["rows"]] == [sum(p) / 2 for p in per_seed]
+    assert -1.0 <= first["kendall_tau_seed_to_seed"] <= 1.0
+    assert first["settings"]["space_settings"]["width_mult"] == 0.25
+    again = benchmark.measure(**kw)  # the finished supernet in OUT/supernet is resumed, not retrained
+    assert again["supernet"]["train_seconds"] == first["supernet"]["train_seconds"]
+    assert again["rows"] == first["rows"]

@@ -20,6 +20,8 @@ def add_parser(bsub):
     p.add_argument("--batch", type=int, default=50, help="batch (default 50)")
     p.add_argument("--supernet-epochs", type=int, default=5, help="supernet epochs (default 5)")
     p.add_argument("--standalone-epochs", type=int, default=2, help="epochs of each stand-alone subnet (default 2)")
+    p.add_argument("--standalone-seeds", type=int, default=1,
+                   help="times each subnet is trained alone, seeds 0.. (reference: the mean; default 1)")
     p.add_argument("--subnets", type=int, default=24, help="subnets ranked (default 24)")
     p.add_argument("--bn-images", type=int, default=500, help="training images for BN recalibration (default 500)")
     p.add_argument("--rank-split", default="valid", help="split the ranking compares on: valid or test (default valid)")
@@ -37,7 +39,7 @@ def run(args) -> int:
     from nas.supernet.network import build_supernet
 
     for name in ("parity_archs", "train_images", "batch", "supernet_epochs", "standalone_epochs", "subnets",
-                 "bn_images"):
+                 "bn_images", "standalone_seeds"):
         if getattr(args, name) < 1:
             raise NasError(f"--{name.replace('_', '-')} {getattr(args, name)} not allowed; give an integer >= 1")
     if args.subnets < 3:
@@ -49,7 +51,7 @@ def run(args) -> int:
     out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
     res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
                   args.standalone_epochs, args.subnets, args.bn_images, "adamw", args.out, settings=settings,
-                  rank_split=args.rank_split)
+                  rank_split=args.rank_split, standalone_seeds=args.standalone_seeds)
     out.update({k: v for k, v in res.items() if k != "rows"})
     out["ddp_max_abs_diff"] = ddp_check(args.ddp_steps)["ddp_max_abs_diff"] if args.ddp_steps else None
     if args.format == "json":
