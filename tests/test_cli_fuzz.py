@@ -230,6 +230,8 @@ CASES: list[Case] = [
       "--width-mult", "0.5", *R, expect="does not take settings"),
     C("bench-supernet-bad-rank-split", "bench", "supernet", "--rank-split", "train", "--out", "{d}/runs/b",
       expect="--rank-split 'train' not allowed"),
+    C("bench-supernet-zero-standalone-seeds", "bench", "supernet", "--standalone-seeds", "0", "--out", "{d}/runs/b",
+      expect="--standalone-seeds 0 not allowed"),
     C("bench-supernet-zero-bn-images", "bench", "supernet", "--bn-images", "0", "--out", "{d}/runs/b",
       expect="--bn-images 0 not allowed"),
     C("bench-supernet-big-width-mult", "bench", "supernet", "--space", "hybrid", "--width-mult", "2",
