@@ -48,12 +48,13 @@ def spread_over_flops(net: Supernet, n: int, seed: int = 0, pool: int = 400) -> 
     return [cands[i] for i in idx]
 
 
-def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int) -> dict[str, float]:
+def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int,
+                     settings: dict[str, Any] | None = None) -> dict[str, float]:
     from nas.supernet.sampling import make_sampler
     from nas.supernet.train import SupernetTrainConfig, sandwich_step, step_archs
 
     torch.manual_seed(0)
-    net = build_supernet(space, input, 10).train()
+    net = build_supernet(space, input, 10, settings=settings).train()
     cfg = SupernetTrainConfig()
     sampler = make_sampler("uniform", net.space)
     x = torch.randn(batch, *net.input.shape(1)[1:])
@@ -80,13 +81,14 @@ def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int) 
             "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}
 
 
-def step_cost(space: str, input: str, batch: int, steps: int = 3) -> dict[str, Any]:
+def step_cost(space: str, input: str, batch: int, steps: int = 3,
+              settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """One sandwich step vs one largest-subnet step: seconds each (same machine, same run, alternating
     fresh processes so neither inherits the other's memory) and each process's peak resident memory."""
     out: dict[str, Any] = {}
     for mode in ("largest", "sandwich"):
         code = ("import json,sys; from nas.supernet.benchmark import _step_cost_child as f; "
-                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps})))")
+                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps}, {settings!r})))")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         out[mode] = json.loads(res.stdout.strip().splitlines()[-1])
     out["sandwich_step_time_ratio"] = out["sandwich"]["seconds"] / out["largest"]["seconds"]
@@ -100,15 +102,15 @@ def kendall(a: list[float], b: list[float]) -> float:
 
 
 def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], standalone: list[float], *,
-            bn_images: int, seed: int = 0) -> dict[str, Any]:
-    """Kendall τ against ``standalone`` accuracies of inherited accuracy (with and without BN
+            bn_images: int, seed: int = 0, split: str = "valid") -> dict[str, Any]:
+    """Kendall τ against ``standalone`` accuracies of inherited accuracy on ``split`` (with and without BN
     recalibration) and of params, FLOPs and synflow on the same subnets."""
     from nas.predictors.score import SCORES
     from nas.supernet.train import subnet_accuracy
 
     specs = [net.space.resolve(a) for a in archs]
-    inherited = [subnet_accuracy(net, a, data, bn_images=bn_images, seed=seed) for a in archs]
-    no_recal = [subnet_accuracy(net, a, data, recalibrate=False) for a in archs]
+    inherited = [subnet_accuracy(net, a, data, bn_images=bn_images, seed=seed, split=split) for a in archs]
+    no_recal = [subnet_accuracy(net, a, data, recalibrate=False, split=split) for a in archs]
     params = [analytic_costs(s).params for s in specs]
     flops = [analytic_costs(s).flops for s in specs]
     synflow = SCORES.get("synflow")()
@@ -123,30 +125,41 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
 
 def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int = 1500, batch: int = 50,
             supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
-            optimizer: str = "adamw", out: str | Path = "runs/supernet-measure") -> dict[str, Any]:
+            optimizer: str = "adamw", out: str | Path = "runs/supernet-measure",
+            settings: dict[str, Any] | None = None, rank_split: str = "valid",
+            standalone_seeds: int = 1) -> dict[str, Any]:
     """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
     of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
-    largest and smallest subnets. Writes ``out/measure.json`` as it goes; returns the same object."""
+    largest and smallest subnets. The ranking compares accuracies on ``rank_split`` (valid or test;
+    test is 1,000 images on mnist5k, valid 400: less sampling noise between close subnets). Each
+    subnet is trained alone ``standalone_seeds`` times (weights and data order seeded 0, 1, ...); the
+    reference is the mean, and with two or more seeds ``kendall_tau_seed_to_seed`` (seed 0 vs seed 1)
+    shows how far the reference ranking itself is noise. A finished (or interrupted) supernet already
+    in ``out/supernet`` with the same settings is resumed, not retrained. Writes ``out/measure.json`` as it goes; returns the same object."""
     import os
     from dataclasses import replace
 
+    from nas.errors import NasError
     from nas.io import write_json_atomic
     from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
     from nas.training.datasets import Split, load_dataset
     from nas.training.trainer import TrainConfig, build_model, train
 
+    if rank_split not in ("valid", "test"):
+        raise NasError(f"rank split {rank_split!r} not allowed; allowed: valid, test")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
+    run_settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
                 "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
-                "bn_images": bn_images, "optimizer": optimizer}
-    res: dict[str, Any] = {"settings": settings, "loadavg_start": os.getloadavg()}
+                "bn_images": bn_images, "optimizer": optimizer, "space_settings": settings or {},
+                    "rank_split": rank_split, "standalone_seeds": standalone_seeds}
+    res: dict[str, Any] = {"settings": run_settings, "loadavg_start": os.getloadavg()}
 
     def save() -> None:
         write_json_atomic(out / "measure.json", res, indent=2)
 
     t0 = time.time()
-    res["step_cost"] = step_cost(space, input, batch)
+    res["step_cost"] = step_cost(space, input, batch, settings=settings)
     res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
     save()
     data = load_dataset("mnist5k", resize=input)
@@ -154,24 +167,35 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     pick = torch.from_numpy(np.random.default_rng(0).permutation(len(data.train))[:train_images])
     data = replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
     res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
-    net = build_supernet(space, data.input_type, data.num_classes, seed=0)
+    net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings)
     cfg = SupernetTrainConfig(epochs=supernet_epochs, batch_size=batch, bn_images=bn_images, optimizer=optimizer)
     t = time.time()
-    sres = train_supernet(net, data, cfg, out_dir=out / "supernet")
-    res["supernet"] = {"seconds": time.time() - t, "history": sres["history"], "config": cfg.to_json()}
+    sres = train_supernet(net, data, cfg, out_dir=out / "supernet",
+                          resume=(out / "supernet" / "supernet.pt").is_file())
+    res["supernet"] = {"seconds": time.time() - t, "train_seconds": sres["train_seconds"], "history": sres["history"],
+                       "config": cfg.to_json()}
     save()
     net.eval()
     archs = spread_over_flops(net, subnets, seed=1)
     sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
-    standalone: list[float] = []
+    per_seed: list[list[float]] = []
     t = time.time()
     for a in archs:
-        r = train(build_model(net.space.resolve(a), seed=0), data, sa_cfg, evaluate_test=False)
-        standalone.append(r.valid_accuracy)
-        res["standalone_partial"] = standalone
+        accs = []
+        for sd in range(standalone_seeds):
+            r = train(build_model(net.space.resolve(a), seed=sd), data, replace(sa_cfg, seed=sd),
+                      evaluate_test=rank_split == "test")
+            accs.append(r.test_accuracy if rank_split == "test" else r.valid_accuracy)
+        per_seed.append(accs)
+        res["standalone_partial"] = per_seed
         save()
+    standalone = [float(np.mean(accs)) for accs in per_seed]
     res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
-    res.update(ranking(net, data, archs, standalone, bn_images=bn_images))
+    res.update(ranking(net, data, archs, standalone, bn_images=bn_images, split=rank_split))
+    res["standalone_spread"] = {"min": min(standalone), "max": max(standalone), "std": float(np.std(standalone))}
+    if standalone_seeds > 1:
+        res["kendall_tau_seed_to_seed"] = kendall([p[0] for p in per_seed], [p[1] for p in per_seed])
+        res["standalone_seed_mean_abs_diff"] = float(np.mean([abs(p[0] - p[1]) for p in per_seed]))
     save()
     inherit: dict[str, Any] = {}
     scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)

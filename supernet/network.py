@@ -187,11 +187,16 @@ class Supernet(nn.Module):
 
 
 def build_supernet(space: str | SearchSpace, input: TensorType | str | None = None,
-                   num_classes: int | None = None, seed: int = 0) -> Supernet:
-    """A supernet of ``space`` (a name or a space object) with initial weights fixed by ``seed``."""
+                   num_classes: int | None = None, seed: int = 0,
+                   settings: Mapping[str, Any] | None = None) -> Supernet:
+    """A supernet of ``space`` (a name or a space object) with initial weights fixed by ``seed``;
+    ``settings`` are the named space's extra settings (e.g. hybrid's ``width_mult``)."""
     if isinstance(space, str):
         inp = parse_input(input) if isinstance(input, str) else input
-        space = SPACES.get(space)(input=inp, num_classes=num_classes)
+        cfg = {"space": space, "num_classes": num_classes, **(settings or {})}
+        if inp is not None:
+            cfg["input"] = f"{inp.channels}x{inp.height}x{inp.width}"
+        space = space_from_config(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return Supernet(space)

@@ -8,6 +8,7 @@
    with the trainer for as many epochs as the supernet had.
 
 Usage: OMP_NUM_THREADS=1 python experiments/benchmarks/supernet_measure.py --out runs/supernet-measure
+(hybrid on a CPU: --space hybrid --input 1x32x32 --width-mult 0.25 --max-depth 2 --mixers ...; see docs/supernet.md)
 Writes OUT/measure.json (one object) and prints it.
 """
 
@@ -31,9 +32,15 @@ def main() -> None:
     ap.add_argument("--bn-images", type=int, default=500)
     ap.add_argument("--optimizer", default="adamw")
     ap.add_argument("--out", default="runs/supernet-measure")
+    ap.add_argument("--rank-split", default="valid", choices=("valid", "test"))
+    ap.add_argument("--width-mult", type=float, help="hybrid: width multiplier in (0, 1]")
+    ap.add_argument("--max-depth", type=int, help="hybrid: largest depth choice kept")
+    ap.add_argument("--mixers", help="hybrid: comma-separated mixer choices kept")
     a = ap.parse_args()
+    from nas.cli.cmd_supernet import space_settings
+
     res = measure(a.space, a.input, a.train_images, a.batch, a.supernet_epochs, a.standalone_epochs, a.subnets,
-                  a.bn_images, a.optimizer, a.out)
+                  a.bn_images, a.optimizer, a.out, settings=space_settings(a), rank_split=a.rank_split)
     print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
 
 

@@ -12,12 +12,19 @@ def add_parser(bsub):
                     "Defaults take about 30 minutes on one busy CPU core; shrink them for a quick look.")
     p.add_argument("--space", default="mobilenet", help="supernet space (default: mobilenet)")
     p.add_argument("--input", default="1x16x16", help="image size CxHxW (default: 1x16x16)")
+    from nas.cli.cmd_supernet import add_space_settings
+
+    add_space_settings(p)
     p.add_argument("--parity-archs", type=int, default=100, help="architectures of the parity check (default 100)")
     p.add_argument("--train-images", type=int, default=1500, help="training images (default 1500)")
     p.add_argument("--batch", type=int, default=50, help="batch (default 50)")
     p.add_argument("--supernet-epochs", type=int, default=5, help="supernet epochs (default 5)")
     p.add_argument("--standalone-epochs", type=int, default=2, help="epochs of each stand-alone subnet (default 2)")
+    p.add_argument("--standalone-seeds", type=int, default=1,
+                   help="times each subnet is trained alone, seeds 0.. (reference: the mean; default 1)")
     p.add_argument("--subnets", type=int, default=24, help="subnets ranked (default 24)")
+    p.add_argument("--bn-images", type=int, default=500, help="training images for BN recalibration (default 500)")
+    p.add_argument("--rank-split", default="valid", help="split the ranking compares on: valid or test (default valid)")
     p.add_argument("--ddp-steps", type=int, default=10, help="steps of the DDP check (0: skip; default 10)")
     p.add_argument("--out", default="runs/bench-supernet", help="where the supernet and measure.json go")
     add_format(p)
@@ -25,20 +32,26 @@ def add_parser(bsub):
 
 
 def run(args) -> int:
+    from nas.cli.cmd_supernet import space_settings
     from nas.errors import NasError
     from nas.supernet.benchmark import measure, parity
     from nas.supernet.ddp_check import ddp_check
     from nas.supernet.network import build_supernet
 
-    for name in ("parity_archs", "train_images", "batch", "supernet_epochs", "standalone_epochs", "subnets"):
+    for name in ("parity_archs", "train_images", "batch", "supernet_epochs", "standalone_epochs", "subnets",
+                 "bn_images", "standalone_seeds"):
         if getattr(args, name) < 1:
             raise NasError(f"--{name.replace('_', '-')} {getattr(args, name)} not allowed; give an integer >= 1")
     if args.subnets < 3:
         raise NasError("--subnets must be at least 3 for a Kendall tau")
-    net = build_supernet(args.space, args.input, 10, seed=0)
+    if args.rank_split not in ("valid", "test"):
+        raise NasError(f"--rank-split {args.rank_split!r} not allowed; allowed: valid, test")
+    settings = space_settings(args)
+    net = build_supernet(args.space, args.input, 10, seed=0, settings=settings)
     out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
     res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
-                  args.standalone_epochs, args.subnets, 500, "adamw", args.out)
+                  args.standalone_epochs, args.subnets, args.bn_images, "adamw", args.out, settings=settings,
+                  rank_split=args.rank_split, standalone_seeds=args.standalone_seeds)
     out.update({k: v for k, v in res.items() if k != "rows"})
     out["ddp_max_abs_diff"] = ddp_check(args.ddp_steps)["ddp_max_abs_diff"] if args.ddp_steps else None
     if args.format == "json":

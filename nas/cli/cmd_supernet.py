@@ -15,6 +15,7 @@ def add_parser(sub):
     t.add_argument("--space", required=True, help="search space (mobilenet, nb201, hybrid, ...)")
     t.add_argument("--data", default="mnist5k", help="dataset: NAME or NAME:PATH (default: mnist5k)")
     t.add_argument("--input", help="resize the data to CxHxW, e.g. 3x32x32 (default: the dataset's size)")
+    add_space_settings(t)
     t.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     t.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
     t.add_argument("--lr", type=float, help="peak learning rate (default: 0.05 x batch/128)")
@@ -30,6 +31,25 @@ def add_parser(sub):
     add_format(t)
     p.set_defaults(_parser=p)
     return p
+
+
+def add_space_settings(p) -> None:
+    """Options that shrink the hybrid space (a supernet a CPU can train); other spaces refuse them."""
+    p.add_argument("--width-mult", type=float, help="hybrid: scale every width choice by this, in (0, 1] (default 1)")
+    p.add_argument("--max-depth", type=int, help="hybrid: drop depth choices above this (default: keep all)")
+    p.add_argument("--mixers", help="hybrid: comma-separated mixer choices to keep (default: all)")
+
+
+def space_settings(args) -> dict:
+    """The space settings given by ``add_space_settings``'s options (only those set)."""
+    out: dict = {}
+    if args.width_mult is not None:
+        out["width_mult"] = args.width_mult
+    if args.max_depth is not None:
+        out["max_depth"] = args.max_depth
+    if args.mixers is not None:
+        out["mixers"] = [m.strip() for m in args.mixers.split(",") if m.strip()]
+    return out
 
 
 def _init_distributed():
@@ -65,7 +85,7 @@ def run(args) -> int:
     if not args.resume and (out / "supernet.pt").exists():
         raise NasError(f"{str(out)!r} already holds a supernet checkpoint; pass --resume or another --out")
     data = load_dataset(args.data, resize=args.input)
-    net = build_supernet(args.space, data.input_type, data.num_classes, seed=args.seed)
+    net = build_supernet(args.space, data.input_type, data.num_classes, seed=args.seed, settings=space_settings(args))
     dist = _init_distributed()
     try:
         if not args.no_progress:

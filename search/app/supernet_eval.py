@@ -46,6 +46,10 @@ class SupernetFactory(EvaluatorFactory):
         if info["space"]["space"] != config.space:
             raise NasError(f"--supernet {config.supernet!r} covers space {info['space']['space']!r}, "
                            f"not --space {config.space!r}")
+        extra = {k: v for k, v in info["space"].items() if k not in ("space", "input", "num_classes")}
+        if extra:
+            raise NasError(f"--supernet {config.supernet!r} covers {config.space!r} with settings {extra}; "
+                           "nas search takes a space's default settings only (train the supernet without them)")
 
     def space_settings(self, config: SearchConfig) -> Mapping[str, Any]:
         sp = _checkpoint_space(config.supernet)["space"]

@@ -85,7 +85,10 @@ class HybridSpace(SearchSpace):
 
     Genes per stage s = 1..4: ``s{s}_mixer`` (unordered; stages 1-2 exclude the quadratic global
     mixers mhsa and token_mlp), ``s{s}_depth``, ``s{s}_width`` (per-stage sets, see ``WIDTHS``),
-    ``s{s}_mlp`` (MLP expansion 2/3/4). Constraint: widths never decrease from stage to stage.
+    ``s{s}_mlp`` (MLP expansion 2/3/4). Smaller variants (e.g. a supernet affordable on a CPU):
+    ``width_mult`` scales every width choice (rounded to multiples of 8, at least 8, duplicates
+    dropped), ``max_depth`` drops depth choices above it and ``mixers`` keeps only those mixer
+    choices; each appears in ``config()`` when set. Constraint: widths never decrease from stage to stage.
     Derived mixer settings: attention heads = the largest allowed count ≤ width/32 dividing the width;
     window_attention uses window 7, or when 7 does not divide the grid (e.g. 16×16 at 64² input) the
     largest allowed window ≤ 7 that does (4 at 64²); s4d state 16; mamba state 16, expand 2;
@@ -95,12 +98,64 @@ class HybridSpace(SearchSpace):
 
     name = "hybrid"
 
+    def __init__(self, input: TensorType | None = None, num_classes: int | None = None, width_mult: float = 1.0,
+                 max_depth: int | None = None, mixers: Sequence[str] | None = None) -> None:
+        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0 < width_mult <= 1:
+            raise NasError(f"hybrid width_mult={width_mult!r} not allowed; give a number in (0, 1]")
+        if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
+                                      or max_depth < 1):
+            raise NasError(f"hybrid max_depth={max_depth!r} not allowed; give an integer >= 1")
+        if mixers is not None:
+            if isinstance(mixers, str) or not mixers or any(m not in MIXERS for m in mixers):
+                raise NasError(f"hybrid mixers={mixers!r} not allowed; give a non-empty subset of {', '.join(MIXERS)}")
+            mixers = tuple(m for m in MIXERS if m in set(mixers))
+        self.width_mult, self.max_depth, self.mixers = float(width_mult), max_depth, mixers
+        super().__init__(input, num_classes)
+
+    def config(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.width_mult != 1.0:
+            extra["width_mult"] = self.width_mult
+        if self.max_depth is not None:
+            extra["max_depth"] = self.max_depth
+        if self.mixers is not None:
+            extra["mixers"] = list(self.mixers)
+        return {**super().config(), **extra}
+
+    def stage_widths(self, s: int) -> tuple[int, ...]:
+        """Stage ``s`` (0-based) width choices: ``WIDTHS[s]`` × ``width_mult``, rounded to multiples of 8
+        (at least 8), duplicates dropped."""
+        return tuple(dict.fromkeys(max(8, int(round(w * self.width_mult / 8)) * 8) for w in WIDTHS[s]))
+
+    def stage_depths(self, s: int) -> tuple[int, ...]:
+        """Stage ``s`` (0-based) depth choices: ``DEPTHS[s]`` up to ``max_depth``."""
+        return tuple(d for d in DEPTHS[s] if self.max_depth is None or d <= self.max_depth)
+
+    def _fits(self, mixer: str, s: int) -> bool:
+        """Whether ``mixer`` can run at stage ``s``'s grid (input / 4 / 2**s; e.g. window_attention needs
+        a window dividing it, channel_shift a grid larger than its shift)."""
+        m = MIXERS[mixer]
+        spec = OPS.get(m.op)
+        layout = Layout.MAP if Layout.MAP in spec.accepts else Layout.SEQ
+        t = TensorType(layout, self.stage_widths(s)[0], self.input.height // 4 >> s, self.input.width // 4 >> s)
+        try:
+            spec.resolve(t, m.hp(t))
+        except NasError:
+            return False
+        return True
+
     def dimensions(self) -> Sequence[Dimension]:
         dims = []
         for s in range(4):
-            mixers = LOCAL_MIXERS if s < 2 else tuple(MIXERS)
-            dims += [Dimension(f"s{s + 1}_mixer", mixers, ordered=False), Dimension(f"s{s + 1}_depth", DEPTHS[s]),
-                     Dimension(f"s{s + 1}_width", WIDTHS[s]), Dimension(f"s{s + 1}_mlp", MLP_RATIOS)]
+            mixers = tuple(m for m in (LOCAL_MIXERS if s < 2 else tuple(MIXERS))
+                           if (self.mixers is None or m in self.mixers) and self._fits(m, s))
+            if not mixers:
+                raise NasError(f"hybrid: no mixer of {list(self.mixers or MIXERS)} can run at stage {s + 1} "
+                               f"of input {self.input}; allowed at that stage: "
+                               f"{', '.join(m for m in (LOCAL_MIXERS if s < 2 else MIXERS) if self._fits(m, s))}")
+            dims += [Dimension(f"s{s + 1}_mixer", mixers, ordered=False),
+                     Dimension(f"s{s + 1}_depth", self.stage_depths(s)),
+                     Dimension(f"s{s + 1}_width", self.stage_widths(s)), Dimension(f"s{s + 1}_mlp", MLP_RATIOS)]
         return dims
 
     def is_valid(self, genes: HParams) -> bool:

@@ -1,0 +1,112 @@
+"""The hybrid space's size settings (width_mult, max_depth, mixers) and their path into supernets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nas.errors import NasError
+from nas.searchspace.space import SPACES
+from nas.searchspace.tensor_type import parse_input
+from nas.supernet.network import build_supernet, space_from_config
+
+
+def _hybrid(inp: str = "1x32x32", **settings):
+    return SPACES.get("hybrid")(input=parse_input(inp), num_classes=10, **settings)
+
+
+def _choices(space, name: str) -> tuple:
+    return next(d.choices for d in space.dims if d.name == name)
+
+
+def test_width_mult_and_max_depth_shrink_the_choices() -> None:
+    sp = _hybrid(width_mult=0.25, max_depth=2)
+    assert _choices(sp, "s1_width") == (8, 16, 24)
+    assert _choices(sp, "s3_width") == (32, 48, 64, 80, 96)
+    assert _choices(sp, "s4_width") == (64, 80, 96, 128)
+    assert all(_choices(sp, f"s{s}_depth") == (1, 2) for s in range(1, 5))
+    assert sp.config() == {"space": "hybrid", "input": "1x32x32", "num_classes": 10, "width_mult": 0.25,
+                           "max_depth": 2}
+
+
+def test_default_hybrid_config_is_unchanged() -> None:
+    sp = SPACES.get("hybrid")()
+    assert sp.config() == {"space": "hybrid", "input": "3x224x224", "num_classes": 1000}
+    assert _choices(sp, "s1_width") == (32, 48, 64, 96) and _choices(sp, "s3_depth") == (1, 2, 3, 4, 6, 8)
+    assert len(_choices(sp, "s4_mixer")) == 15
+
+
+def test_mixers_setting_keeps_only_those_and_round_trips() -> None:
+    sp = _hybrid(mixers=["mhsa", "dwconv3", "s4d"])
+    assert _choices(sp, "s1_mixer") == ("dwconv3", "s4d")  # mhsa is a global mixer: stages 3-4 only
+    assert _choices(sp, "s3_mixer") == ("dwconv3", "mhsa", "s4d")
+    again = space_from_config(sp.config())
+    assert again.config() == sp.config() and again.dims == sp.dims
+
+
+def test_mixers_that_cannot_run_on_a_1x1_grid_are_left_out() -> None:
+    sp = _hybrid()  # 32x32 input: stage 4 runs on a 1x1 grid
+    s4 = _choices(sp, "s4_mixer")
+    assert "window_attention" not in s4 and "channel_shift" not in s4 and len(s4) == 13
+    assert "window_attention" in _choices(sp, "s3_mixer")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        sp.resolve(sp.sample(rng))  # every sampled architecture resolves
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"width_mult": 0}, "width_mult=0 not allowed"),
+    ({"width_mult": 1.5}, "width_mult=1.5 not allowed"),
+    ({"max_depth": 0}, "max_depth=0 not allowed"),
+    ({"mixers": ["dwconv3", "nope"]}, "mixers=['dwconv3', 'nope'] not allowed"),
+    ({"mixers": ["mhsa"]}, "no mixer of ['mhsa'] can run at stage 1"),
+])
+def test_bad_settings_are_one_line_errors(settings, message) -> None:
+    with pytest.raises(NasError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        _hybrid(**settings)
+
+
+def test_build_supernet_passes_settings_and_refuses_foreign_ones() -> None:
+    net = build_supernet("hybrid", "1x32x32", 10, settings={"width_mult": 0.25, "max_depth": 1,
+                                                             "mixers": ["dwconv3", "identity"]})
+    assert net.config()["mixers"] == ["dwconv3", "identity"]
+    assert sum(p.numel() for p in net.parameters()) == 398_738  # vs 98 M at the defaults
+    with pytest.raises(NasError, match="does not take settings"):
+        build_supernet("mobilenet", "1x32x32", 10, settings={"width_mult": 0.5})
+
+
+def test_search_refuses_a_supernet_of_a_shrunk_space(tmp_path, capsys) -> None:
+    from nas.cli.main import main
+    from nas.training.checkpoint import save_checkpoint
+
+    ckpt = tmp_path / "supernet.pt"
+    space = {"space": "hybrid", "input": "1x32x32", "num_classes": 10, "width_mult": 0.25}
+    save_checkpoint(ckpt, {"space": space, "data": {"name": "mnist5k"}, "model": {}}, kind="supernet")
+    argv = ["search", "--space", "hybrid", "--evaluator", "supernet", "--supernet", str(ckpt), "--trials", "1",
+            "--out", str(tmp_path / "s"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "with settings {'width_mult': 0.25}" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+
+
+def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) -> None:
+    import functools
+
+    from nas.supernet import benchmark
+    from nas.training import datasets
+
+    monkeypatch.setattr(benchmark, "step_cost", lambda *a, **k: {"sandwich_step_time_ratio": 4.0})
+    monkeypatch.setattr(datasets, "load_dataset", functools.cache(datasets.load_dataset))  # resizing takes seconds
+    kw = dict(space="hybrid", input="1x32x32", train_images=128, batch=64, supernet_epochs=1, standalone_epochs=1,
+              subnets=3, bn_images=64, out=tmp_path / "m", standalone_seeds=2,
+              settings={"width_mult": 0.25, "max_depth": 1, "mixers": ["dwconv3", "identity"]})
+    first = benchmark.measure(**kw)
+    per_seed = first["standalone_partial"]
+    assert len(per_seed) == 3 and all(len(p) == 2 for p in per_seed)
+    assert [r["standalone"] for r in first["rows"]] == [sum(p) / 2 for p in per_seed]
+    assert -1.0 <= first["kendall_tau_seed_to_seed"] <= 1.0
+    assert first["settings"]["space_settings"]["width_mult"] == 0.25
+    again = benchmark.measure(**kw)  # the finished supernet in OUT/supernet is resumed, not retrained
+    assert again["supernet"]["train_seconds"] == first["supernet"]["train_seconds"]
+    assert again["rows"] == first["rows"]
