@@ -196,7 +196,8 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
     ``out_dir``: where the checkpoint (every epoch), ``metrics.csv`` and ``result.json`` go (nothing is
     written without it). ``resume``: continue from ``out_dir``'s checkpoint, which must hold the same
     ``meta`` (e.g. the architecture JSON) and config. ``on_epoch(epoch, metrics)`` returning True stops
-    training (a pruner's decision). The model must have been built on the CPU; it is moved to the device.
+    training (a pruner's decision); on ``resume`` it is first called for every epoch the checkpoint holds
+    (so a pruner that lost its state sees the whole history). The model must have been built on the CPU; it is moved to the device.
     """
     device = resolve_device(config.device)
     out = Path(out_dir) if out_dir is not None else None
@@ -250,9 +251,11 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
         bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, unit="batch", leave=False,
                    desc="train", dynamic_ncols=True)
     stopped = diverged = False
+    if on_epoch is not None:  # a resumed run: the outside scheduler sees the epochs it missed, in order
+        stopped = any(on_epoch(int(row["epoch"]), row) for row in history)
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(torch_state)  # dropout and other global-rng layers: part of the checkpoint
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in range(start_epoch, config.epochs if not stopped else start_epoch):
             t0 = time.perf_counter()
             model.train()
             order = torch.randperm(len(data.train), generator=gen)
