@@ -309,6 +309,7 @@ CASES: list[Case] = [
     C("train-unknown-data", "train", "resnet18", "--data", "nope", "--out", "{d}/runs/t", expect="unknown dataset"),
     C("train-huge-resize", "train", "resnet18", "--resize", "3x100000x100000", "--out", "{d}/runs/t", expect="GiB"),
     C("train-out-empty", "train", "resnet18", "--out", "", expect="--out is empty"),
+    C("train-bad-arch", "train", "no-such-net", "--out", "{d}/runs/t", expect="cannot read ARCH"),
     C("train-out-file", "train", "resnet18", "--out", "{d}/afile", expect="is a file"),
     C("eval-missing", "eval", "{d}/nope.pt", expect="does not exist"),
     C("eval-not-a-checkpoint", "eval", "{d}/trunc.json", expect="corrupt or truncated"),
