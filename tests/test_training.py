@@ -15,7 +15,13 @@ from torch import nn
 from nas.errors import NasError
 from nas.training import TrainConfig, load_checkpoint, load_dataset, save_checkpoint, train
 from nas.training.datasets import dataset_signature, subset
-from nas.training.recipe import param_groups, random_shift, warmup_cosine, zero_init_residual_norms
+from nas.training.recipe import (
+    param_groups,
+    random_affine,
+    random_shift,
+    warmup_cosine,
+    zero_init_residual_norms,
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +143,12 @@ def test_recipe_parts() -> None:
     y = random_shift(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and not torch.equal(x, y)
     assert torch.equal(random_shift(x, torch.Generator().manual_seed(0)), y)
+    z = random_affine(x, torch.Generator().manual_seed(0))
+    assert z.shape == x.shape and not torch.equal(z, y)  # shifted, then rotated / scaled / sheared
+    assert torch.equal(random_affine(x, torch.Generator().manual_seed(0)), z)
+    assert float(z.min()) >= float(x.min()) and float(z.max()) <= float(x.max())  # bilinear with edge fill
+    seq = torch.randn(3, 1, 1, 40)
+    assert torch.equal(random_affine(seq, torch.Generator().manual_seed(1)), random_shift(seq, torch.Generator().manual_seed(1)))
 
 
 def test_zero_init_residual_branches_of_a_space_network() -> None:

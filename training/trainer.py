@@ -2,7 +2,8 @@
 
 Recipe: SGD with Nesterov momentum (or AdamW), linear warm-up then cosine decay stepped per batch,
 label smoothing, weight decay on weights only (no norms, no biases), the last norm of every residual
-branch zero-initialised, gradient-norm clipping, random-shift augmentation; on CUDA bf16 autocast and
+branch zero-initialised, gradient-norm clipping, random-shift augmentation (or
+shift plus a small random affine map, ``augment='affine'``); on CUDA bf16 autocast and
 channels-last. A checkpoint after every epoch (weights, optimizer, scheduler, rng states, architecture),
 written atomically; ``resume=True`` continues from it and ends with the same weights as a run that was
 never interrupted.
@@ -31,6 +32,7 @@ from nas.training.recipe import (
     config_from_json,
     default_lr,
     make_optimizer,
+    random_affine,
     random_shift,
     warmup_cosine,
     zero_init_residual_norms,
@@ -40,7 +42,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.csv"
 RESULT_NAME = "result.json"
 OPTIMIZERS = ("sgd", "adamw")
-AUGMENTS = ("shift", "none")
+AUGMENTS = ("shift", "affine", "none")
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,8 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
                 x, y = data.train.x[idx], data.train.y[idx]
                 if config.augment == "shift":
                     x = random_shift(x, gen)
+                elif config.augment == "affine":
+                    x = random_affine(x, gen)
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if use_bf16:
                     x = x.contiguous(memory_format=torch.channels_last)
