@@ -87,6 +87,26 @@ def test_on_epoch_stops_training_without_test_accuracy(digits) -> None:
     assert (r.epochs, r.stopped_early, r.test_accuracy) == (1, True, None)
 
 
+def test_resume_replays_the_stored_epochs_to_on_epoch(digits, tmp_path: Path) -> None:
+    """A resumed run shows an outside scheduler the epochs its checkpoint holds before training on; a
+    scheduler that stops there ends the run without another epoch."""
+    cfg = replace(CFG, epochs=2)
+    train(_net(), digits, replace(cfg, epochs=2), out_dir=tmp_path, on_epoch=lambda e, m: e == 1)
+    seen: list[int] = []
+    r = train(_net(), digits, cfg, out_dir=tmp_path, resume=True, on_epoch=lambda e, m: seen.append(e) or False)
+    assert seen == [1, 2] and r.epochs == 2 and not r.stopped_early
+    train(_net(), digits, cfg, out_dir=tmp_path / "b", on_epoch=lambda e, m: e == 1)
+    r = train(_net(), digits, cfg, out_dir=tmp_path / "b", resume=True, on_epoch=lambda e, m: True)
+    assert (r.epochs, r.stopped_early, r.test_accuracy) == (1, True, None)
+
+
+def test_train_images_trains_on_a_prefix(digits) -> None:
+    r = train(_net(), digits, replace(CFG, epochs=1, train_images=64))
+    assert r.images_per_second * r.train_seconds == pytest.approx(64)
+    with pytest.raises(NasError, match="train_images=0 not allowed"):
+        replace(CFG, train_images=0)
+
+
 def test_checkpoint_errors_are_one_line(tmp_path: Path) -> None:
     good = save_checkpoint(tmp_path / "c.pt", {"model": {"w": torch.ones(2)}}, kind="train")
     assert torch.equal(load_checkpoint(good, kind="train")["model"]["w"], torch.ones(2))

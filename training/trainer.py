@@ -27,7 +27,7 @@ from nas.errors import NasError
 from nas.io import write_json_atomic, write_text_atomic
 from nas.searchspace.netspec import NetSpec
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
-from nas.training.datasets import DatasetSplits, Split
+from nas.training.datasets import DatasetSplits, Split, subset
 from nas.training.recipe import (
     config_from_json,
     default_lr,
@@ -65,6 +65,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     eval_batch_size: int = 500
+    train_images: int | None = None
+    """Train on the first N images of the train split only (a fixed, class-balanced prefix: a cheaper,
+    lower-fidelity evaluation, e.g. for a quick trained search); None: all of them."""
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> NasError:
@@ -92,6 +95,9 @@ class TrainConfig:
             raise bad("grad_clip", "give a number > 0")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise bad("seed", "give an integer >= 0")
+        if self.train_images is not None and (not isinstance(self.train_images, int)
+                                              or isinstance(self.train_images, bool) or self.train_images < 1):
+            raise bad("train_images", "give an integer >= 1 or leave it unset")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise bad("device", "allowed: cpu, cuda, cuda:N")
 
@@ -202,6 +208,8 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
     (so a pruner that lost its state sees the whole history). The model must have been built on the CPU; it is moved to the device.
     """
     device = resolve_device(config.device)
+    if config.train_images is not None:
+        data = subset(data, train=config.train_images)
     out = Path(out_dir) if out_dir is not None else None
     meta = dict(meta or {})
     model.to(device)
