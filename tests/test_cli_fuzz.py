@@ -202,6 +202,8 @@ CASES: list[Case] = [
       expect="pruner 'never' not allowed"),
     C("search-train-zero-epochs", *S, "--evaluator", "train", "--data", "digits", "--epochs", "0",
       expect="epochs must be an integer of at least 1"),
+    C("search-train-zero-images", *S, "--evaluator", "train", "--data", "digits", "--train-option",
+      "train_images=0", *R, expect="train_images=0 not allowed"),
     C("search-train-unknown-data", *S, "--evaluator", "train", "--data", "nosuch", expect="unknown dataset 'nosuch'"),
     C("search-supernet-without-checkpoint", *S, "--evaluator", "supernet", expect="needs --supernet"),
     C("search-supernet-bad-checkpoint", *S, "--evaluator", "supernet", "--supernet", "{d}/trunc.json",
