@@ -221,6 +221,7 @@ CASES: list[Case] = [
       expect="--method 'nope' not allowed"),
     C("bench-predictors-unknown", "bench", "nb201-predictors", "--predictor", "xgb", expect="unknown predictor 'xgb'"),
     C("bench-train-zero-samples", "bench", "train", "--samples", "0", expect="--samples must be at least 1"),
+    C("bench-train-unknown-augment", "bench", "train", "--augment", "cutout", expect="augment='cutout' not allowed"),
     C("bench-supernet-bad-format", "bench", "supernet", "--format", "xml", expect="invalid choice"),
     # nas analyze
     C("analyze-zero-samples", "analyze", "nb201", "--samples", "0", expect="--samples must be at least 1"),
@@ -312,6 +313,8 @@ CASES: list[Case] = [
     C("train-huge-resize", "train", "resnet18", "--resize", "3x100000x100000", "--out", "{d}/runs/t", expect="GiB"),
     C("train-out-empty", "train", "resnet18", "--out", "", expect="--out is empty"),
     C("train-bad-arch", "train", "no-such-net", "--out", "{d}/runs/t", expect="cannot read ARCH"),
+    C("train-unknown-augment", "train", "resnet18", "--augment", "mixup", "--out", "{d}/runs/t",
+      expect="augment='mixup' not allowed"),
     C("train-out-file", "train", "resnet18", "--out", "{d}/afile", expect="is a file"),
     C("eval-missing", "eval", "{d}/nope.pt", expect="does not exist"),
     C("eval-not-a-checkpoint", "eval", "{d}/trunc.json", expect="corrupt or truncated"),

@@ -21,6 +21,8 @@ def add_parser(sub):
     p.add_argument("--optimizer", default="sgd", help="sgd (Nesterov, default) or adamw")
     p.add_argument("--lr", type=float, help="peak learning rate (default: sgd 0.05 per 128 images, adamw 2e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, batches and augmentation (default: 0)")
+    p.add_argument("--augment", default="shift",
+                   help="shift (random shifts, default), affine (shifts plus small rotation/scale/shear), none")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (bf16 autocast, channels-last)")
     p.add_argument("--out", help="run folder (default: runs/train-NAME-DATA-seedSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -89,7 +91,7 @@ def run(args) -> int:
     from nas.training.trainer import METRICS_NAME, RESULT_NAME, TrainConfig, resolve_device
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                         seed=args.seed, device=args.device)
+                         seed=args.seed, device=args.device, augment=args.augment)
     resolve_device(config.device)
     if args.out is not None:
         check_out_dir(args.out)
