@@ -66,12 +66,26 @@ def main() -> None:
     ap.add_argument("--run", required=True, help="an unpruned --evaluator train --strategy random run folder")
     ap.add_argument("--live", help="a --pruner sha run folder of the same settings, to check against")
     ap.add_argument("--trials", type=int, help="use the first N trials (default: all)")
+    ap.add_argument("--extra", help="JSON of trials the run had not reached, trained by train_trials.py with the "
+                                    "run's evaluator in a second process (trials both made must be identical)")
     ap.add_argument("--min-epochs", type=int, nargs="+",
                     help="the pruners' first rung (epochs before any decision), one result each "
                          "(default: the one --pruner uses, nas.search.train_eval.first_rung)")
     args = ap.parse_args()
     cfg = json.loads((Path(args.run) / "config.json").read_text())
     trials = load_trials(Path(args.run))
+    extra_check = None
+    if args.extra:
+        extra = {int(k): v for k, v in json.loads(Path(args.extra).read_text()).items()}
+        mine = {t["number"]: t for t in trials}
+        both = sorted(set(extra) & set(mine))
+        same = [n for n in both if extra[n]["info"]["valid_history"] == mine[n]["info"]["valid_history"]
+                and extra[n]["info"]["test_accuracy"] == mine[n]["info"]["test_accuracy"]]
+        extra_check = {"run_trials": len(mine), "extra_trials": len(set(extra) - set(mine)),
+                       "made_by_both": len(both), "identical": len(same)}
+        trials = sorted([*trials, *(extra[n] for n in set(extra) - set(mine))], key=lambda t: t["number"])
+        missing = sorted(set(range(len(trials))) - {t["number"] for t in trials})
+        assert not missing, f"trials {missing} are in neither the run nor --extra"
     if args.trials:
         trials = [t for t in trials if t["number"] < args.trials]
     epochs = cfg["epochs"]
@@ -90,6 +104,8 @@ def main() -> None:
         res[kind]["goal_met"] = (abs(res[kind]["best_difference_points"]) <= 0.3 and res[kind]["epochs_fraction"] <= 0.4)
     doc = {"run": args.run, "space": cfg["space"], "data": cfg["data"], "input": cfg["input"], "epochs": epochs,
            "train_options": cfg["train_options"], "budgets": cfg["budgets"], "trials": len(trials), "result": res}
+    if extra_check is not None:
+        doc["extra_check"] = extra_check
     if args.live:
         live = {t["number"]: t for t in load_trials(Path(args.live)) if t["state"] == "complete"}
         kind = json.loads((Path(args.live) / "config.json").read_text())["pruner"]
