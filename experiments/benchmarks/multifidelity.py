@@ -10,10 +10,12 @@ the simulation (they must agree trial by trial).
     python experiments/benchmarks/multifidelity.py --run RUN_UNPRUNED [--live RUN_SHA] [--trials 40]
 
 Measured (docs/training.md): hybrid on digits at 1x32x32, 40 trials, 9 epochs, the command below twice
-(with and without ``--pruner sha``):
+(with and without ``--pruner sha``), then ``--run RUN --live RUN_SHA --min-epochs 1 2 3``:
 
     nas search --space hybrid --evaluator train --data digits --resize 1x32x32 --epochs 9 --strategy random \
-        --trials 40 --seed 0 --budget 8M-flops --train-option batch_size=64 --train-option train_images=640
+        --trials 40 --seed 0 --budget 8M-flops --train-option batch_size=64 [--pruner sha]
+
+No pruning: best valid 0.993 in 360 epochs; --pruner sha (rungs 1, 3, 9): 0.993 in 104 epochs (28.9 %).
 """
 
 from __future__ import annotations
