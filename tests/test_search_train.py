@@ -113,7 +113,8 @@ def test_pruned_search_resumes_to_the_uninterrupted_trials(tmp_path: Path, monke
 
     assert essence(resumed) == essence(whole)
     epochs = [t.scores["epochs"] for t in whole.trials if t.complete]
-    assert min(epochs) == 2 and max(epochs) == 9  # some pruned at the first rung (epochs / 4), some trained fully
+    assert min(epochs) == 1 and max(epochs) == 9  # some pruned at the first rung (epochs / 9), some trained fully
+    assert {1, 3} & set(epochs[1:]) and set(epochs) <= {1, 3, 9}  # the rungs are 1, 3, 9
     assert all(t.info["test_accuracy"] is None for t in whole.trials if t.complete and t.info["pruned"])
     front = json.loads((out / "front.json").read_text())
     assert front["objectives"] == ["valid_accuracy", "flops"]
@@ -133,3 +134,41 @@ def test_real_trained_search_on_digits(tmp_path: Path) -> None:
         assert 0.0 < t.scores["valid_accuracy"] <= 1.0 and t.scores["score"] == t.scores["valid_accuracy"]
         assert 0.0 < t.info["test_accuracy"] <= 1.0 and "test_accuracy" not in t.scores
     assert json.loads((out / "config.json").read_text())["input"] == "1x8x8"
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so no trial records it as failed."""
+
+
+def test_killed_trained_trial_resumes_from_its_last_epoch(tmp_path: Path, monkeypatch) -> None:
+    """A search killed while trial 1 trains (after its epoch-1 checkpoint) resumes that trial at epoch 2
+    (epoch 1 is not trained again) and the trials equal an uninterrupted run's; the checkpoints go at the end."""
+    from nas.search.app.train_eval import TRIAL_CHECKPOINTS
+
+    cfg = SearchConfig(space="resnet", strategy="random", evaluator="train", data="digits", epochs=2,
+                       trials=2, batch_size=1, budgets=("0.3M-flops",), train_options={"batch_size": 64})
+    whole, _, _ = search(cfg, tmp_path / "whole", log=lambda m: None)
+    real_evaluate, calls = trainer_mod.evaluate, []
+
+    def counting(model, split, *a, **kw):
+        calls.append(len(split))
+        if kill_at and len(calls) == kill_at:
+            raise _Killed
+        return real_evaluate(model, split, *a, **kw)
+
+    monkeypatch.setattr(trainer_mod, "evaluate", counting)
+    kill_at = 5  # trial 0: 2 valid + 1 test evaluations; trial 1: killed in its second validation
+    with pytest.raises(_Killed):
+        search(cfg, tmp_path / "part", log=lambda m: None)
+    ckpts = list((tmp_path / "part" / TRIAL_CHECKPOINTS).glob("*/checkpoint.pt"))
+    assert len(ckpts) == 1
+    kill_at, calls[:] = 0, []
+    resumed, _, out = search(cfg, tmp_path / "part", resume=True, log=lambda m: None)
+    assert len(calls) == 2  # epoch 2 validated, then the test split: epoch 1 was not trained again
+
+    def essence(r):
+        return [(t.number, t.arch.digest(), t.state, t.scores, t.info.get("valid_history"),
+                 t.info.get("test_accuracy")) for t in r.trials]
+
+    assert essence(resumed) == essence(whole)
+    assert not (out / TRIAL_CHECKPOINTS).exists()

@@ -60,6 +60,19 @@ def test_bad_arch_is_one_line(tmp_path: Path, capsys) -> None:
     _fails(["train", str(tmp_path / "none.json"), "--data", "digits"], capsys, "does not exist")
 
 
+def test_bad_arch_fails_before_the_dataset_loads(tmp_path: Path, capsys, monkeypatch) -> None:
+    import nas.training.datasets as datasets
+
+    def no_load(*a, **kw):
+        raise AssertionError("the dataset was loaded before ARCH was checked")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_load)
+    _fails(["train", "not-a-net", "--data", "mnist5k", "--resize", "1x32x32", "--out", str(tmp_path / "x")],
+           capsys, "cannot read ARCH")
+    _fails(["train", "|bogus~0|", "--data", "digits", "--out", str(tmp_path / "x")], capsys, "bogus")
+    assert not (tmp_path / "x").exists()
+
+
 def test_existing_run_is_never_overwritten(run_dir: Path, capsys) -> None:
     before = {p.name: p.read_bytes() for p in run_dir.iterdir() if not p.name.startswith(".nas.lock")}
     _fails(["train", CHEAP, "--data", "digits", "--epochs", "1", "--out", str(run_dir)], capsys,

@@ -15,7 +15,13 @@ from torch import nn
 from nas.errors import NasError
 from nas.training import TrainConfig, load_checkpoint, load_dataset, save_checkpoint, train
 from nas.training.datasets import dataset_signature, subset
-from nas.training.recipe import param_groups, random_shift, warmup_cosine, zero_init_residual_norms
+from nas.training.recipe import (
+    param_groups,
+    random_affine,
+    random_shift,
+    warmup_cosine,
+    zero_init_residual_norms,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +87,26 @@ def test_on_epoch_stops_training_without_test_accuracy(digits) -> None:
     assert (r.epochs, r.stopped_early, r.test_accuracy) == (1, True, None)
 
 
+def test_resume_replays_the_stored_epochs_to_on_epoch(digits, tmp_path: Path) -> None:
+    """A resumed run shows an outside scheduler the epochs its checkpoint holds before training on; a
+    scheduler that stops there ends the run without another epoch."""
+    cfg = replace(CFG, epochs=2)
+    train(_net(), digits, replace(cfg, epochs=2), out_dir=tmp_path, on_epoch=lambda e, m: e == 1)
+    seen: list[int] = []
+    r = train(_net(), digits, cfg, out_dir=tmp_path, resume=True, on_epoch=lambda e, m: seen.append(e) or False)
+    assert seen == [1, 2] and r.epochs == 2 and not r.stopped_early
+    train(_net(), digits, cfg, out_dir=tmp_path / "b", on_epoch=lambda e, m: e == 1)
+    r = train(_net(), digits, cfg, out_dir=tmp_path / "b", resume=True, on_epoch=lambda e, m: True)
+    assert (r.epochs, r.stopped_early, r.test_accuracy) == (1, True, None)
+
+
+def test_train_images_trains_on_a_prefix(digits) -> None:
+    r = train(_net(), digits, replace(CFG, epochs=1, train_images=64))
+    assert r.images_per_second * r.train_seconds == pytest.approx(64)
+    with pytest.raises(NasError, match="train_images=0 not allowed"):
+        replace(CFG, train_images=0)
+
+
 def test_checkpoint_errors_are_one_line(tmp_path: Path) -> None:
     good = save_checkpoint(tmp_path / "c.pt", {"model": {"w": torch.ones(2)}}, kind="train")
     assert torch.equal(load_checkpoint(good, kind="train")["model"]["w"], torch.ones(2))
@@ -137,6 +163,12 @@ def test_recipe_parts() -> None:
     y = random_shift(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and not torch.equal(x, y)
     assert torch.equal(random_shift(x, torch.Generator().manual_seed(0)), y)
+    z = random_affine(x, torch.Generator().manual_seed(0))
+    assert z.shape == x.shape and not torch.equal(z, y)  # shifted, then rotated / scaled / sheared
+    assert torch.equal(random_affine(x, torch.Generator().manual_seed(0)), z)
+    assert float(z.min()) >= float(x.min()) and float(z.max()) <= float(x.max())  # bilinear with edge fill
+    seq = torch.randn(3, 1, 1, 40)
+    assert torch.equal(random_affine(seq, torch.Generator().manual_seed(1)), random_shift(seq, torch.Generator().manual_seed(1)))
 
 
 def test_zero_init_residual_branches_of_a_space_network() -> None:

@@ -92,3 +92,25 @@ def random_shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     bi = torch.arange(b, device=x.device)[:, None, None]
     out = xp.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 10.0, scale: float = 0.1,
+                  shear: float = 0.1) -> torch.Tensor:
+    """Random-shift augmentation, then per image a small random affine map about the centre: rotation up
+    to ``degrees``, scale in [1 - scale, 1 + scale], shear up to ``shear`` (the augmentation practitioners
+    use on digits). Bilinear resampling, filling with the edge value; deterministic for the generator's state.
+    A 1-pixel side (sequence data) gets the shift only."""
+    x = random_shift(x, generator)
+    b, _, h, w = x.shape
+    if h <= 1 or w <= 1:
+        return x
+    u = torch.rand(b, 3, generator=generator) * 2 - 1
+    angle = u[:, 0] * degrees * math.pi / 180
+    s = 1 + u[:, 1] * scale
+    sh = u[:, 2] * shear
+    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin + sh * cos
+    theta[:, 1, 0], theta[:, 1, 1] = sin, cos + sh * sin
+    grid = nn.functional.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

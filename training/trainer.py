@@ -2,7 +2,8 @@
 
 Recipe: SGD with Nesterov momentum (or AdamW), linear warm-up then cosine decay stepped per batch,
 label smoothing, weight decay on weights only (no norms, no biases), the last norm of every residual
-branch zero-initialised, gradient-norm clipping, random-shift augmentation; on CUDA bf16 autocast and
+branch zero-initialised, gradient-norm clipping, random-shift augmentation (or
+shift plus a small random affine map, ``augment='affine'``); on CUDA bf16 autocast and
 channels-last. A checkpoint after every epoch (weights, optimizer, scheduler, rng states, architecture),
 written atomically; ``resume=True`` continues from it and ends with the same weights as a run that was
 never interrupted.
@@ -26,11 +27,12 @@ from nas.errors import NasError
 from nas.io import write_json_atomic, write_text_atomic
 from nas.searchspace.netspec import NetSpec
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
-from nas.training.datasets import DatasetSplits, Split
+from nas.training.datasets import DatasetSplits, Split, subset
 from nas.training.recipe import (
     config_from_json,
     default_lr,
     make_optimizer,
+    random_affine,
     random_shift,
     warmup_cosine,
     zero_init_residual_norms,
@@ -40,7 +42,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.csv"
 RESULT_NAME = "result.json"
 OPTIMIZERS = ("sgd", "adamw")
-AUGMENTS = ("shift", "none")
+AUGMENTS = ("shift", "affine", "none")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     eval_batch_size: int = 500
+    train_images: int | None = None
+    """Train on the first N images of the train split only (a fixed, class-balanced prefix: a cheaper,
+    lower-fidelity evaluation, e.g. for a quick trained search); None: all of them."""
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> NasError:
@@ -90,6 +95,9 @@ class TrainConfig:
             raise bad("grad_clip", "give a number > 0")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise bad("seed", "give an integer >= 0")
+        if self.train_images is not None and (not isinstance(self.train_images, int)
+                                              or isinstance(self.train_images, bool) or self.train_images < 1):
+            raise bad("train_images", "give an integer >= 1 or leave it unset")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise bad("device", "allowed: cpu, cuda, cuda:N")
 
@@ -196,9 +204,12 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
     ``out_dir``: where the checkpoint (every epoch), ``metrics.csv`` and ``result.json`` go (nothing is
     written without it). ``resume``: continue from ``out_dir``'s checkpoint, which must hold the same
     ``meta`` (e.g. the architecture JSON) and config. ``on_epoch(epoch, metrics)`` returning True stops
-    training (a pruner's decision). The model must have been built on the CPU; it is moved to the device.
+    training (a pruner's decision); on ``resume`` it is first called for every epoch the checkpoint holds
+    (so a pruner that lost its state sees the whole history). The model must have been built on the CPU; it is moved to the device.
     """
     device = resolve_device(config.device)
+    if config.train_images is not None:
+        data = subset(data, train=config.train_images)
     out = Path(out_dir) if out_dir is not None else None
     meta = dict(meta or {})
     model.to(device)
@@ -250,9 +261,11 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
         bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, unit="batch", leave=False,
                    desc="train", dynamic_ncols=True)
     stopped = diverged = False
+    if on_epoch is not None:  # a resumed run: the outside scheduler sees the epochs it missed, in order
+        stopped = any(on_epoch(int(row["epoch"]), row) for row in history)
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(torch_state)  # dropout and other global-rng layers: part of the checkpoint
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in range(start_epoch, config.epochs if not stopped else start_epoch):
             t0 = time.perf_counter()
             model.train()
             order = torch.randperm(len(data.train), generator=gen)
@@ -263,6 +276,8 @@ def train(model: nn.Module, data: DatasetSplits, config: TrainConfig, *, out_dir
                 x, y = data.train.x[idx], data.train.y[idx]
                 if config.augment == "shift":
                     x = random_shift(x, gen)
+                elif config.augment == "affine":
+                    x = random_affine(x, gen)
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if use_bf16:
                     x = x.contiguous(memory_format=torch.channels_last)

@@ -21,6 +21,9 @@ def add_parser(bsub):
     p.add_argument("--data", default="mnist5k", help="dataset (default mnist5k)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and the training (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--augment", default="shift",
+                   help="training augmentation: shift (random shifts, default), affine (shifts plus small random "
+                        "rotation / scale / shear), none")
     add_format(p)
     return p
 
@@ -35,13 +38,13 @@ def run(args) -> int:
     limit = Budget.parse(f"{args.max_flops}-flops").limit
     spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
     doc = bench_train(spaces, data=args.data, samples=args.samples, max_flops=limit, epochs=args.epochs,
-                      seed=args.seed, batch_size=args.batch_size, device=args.device,
+                      seed=args.seed, batch_size=args.batch_size, device=args.device, augment=args.augment,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
     if args.format == "json":
         emit_json(doc)
         return 0
     print(f"{doc['data']}, {args.samples} networks per space under {limit / 1e6:g}M FLOPs, "
-          f"{args.epochs} epochs, seed {args.seed} ({doc['seconds']:.0f} s)")
+          f"{args.epochs} epochs, {args.augment} augmentation, seed {args.seed} ({doc['seconds']:.0f} s)")
     table([{"space": r["space"], "input": r["input"], "test_min": r["test_accuracy"]["min"],
             "test_mean": r["test_accuracy"]["mean"], "test_max": r["test_accuracy"]["max"],
             "picked_test": r["best_by_valid"]["test_accuracy"],

@@ -21,6 +21,8 @@ def add_parser(sub):
     p.add_argument("--optimizer", default="sgd", help="sgd (Nesterov, default) or adamw")
     p.add_argument("--lr", type=float, help="peak learning rate (default: sgd 0.05 per 128 images, adamw 2e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, batches and augmentation (default: 0)")
+    p.add_argument("--augment", default="shift",
+                   help="shift (random shifts, default), affine (shifts plus small rotation/scale/shear), none")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (bf16 autocast, channels-last)")
     p.add_argument("--out", help="run folder (default: runs/train-NAME-DATA-seedSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -84,18 +86,23 @@ def run(args) -> int:
     from nas.cli._output import emit_json, table
     from nas.io import check_out_dir
     from nas.lock import FolderLock
-    from nas.training.datasets import load_dataset
+    from nas.training.datasets import dataset_signature, load_dataset, parse_dataset
     from nas.training.run import train_run
     from nas.training.trainer import METRICS_NAME, RESULT_NAME, TrainConfig, resolve_device
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                         seed=args.seed, device=args.device)
+                         seed=args.seed, device=args.device, augment=args.augment)
     resolve_device(config.device)
     if args.out is not None:
         check_out_dir(args.out)
-    data = load_dataset(args.data, resize=args.resize)
-    spec, arch, name = resolve_for_data(args.arch, args.space, data.input_type, data.num_classes)
+    # ARCH is read and checked before a bundled dataset is loaded (seconds), so a bad ARCH fails at once
+    data = None if parse_dataset(args.data)[1] is None else load_dataset(args.data, resize=args.resize)
+    input_type, classes = (dataset_signature(args.data, args.resize) if data is None
+                           else (data.input_type, data.num_classes))
+    spec, arch, name = resolve_for_data(args.arch, args.space, input_type, classes)
     check_training_memory(spec, config.batch_size, config.device)
+    if data is None:
+        data = load_dataset(args.data, resize=args.resize)
     out = Path(args.out) if args.out else Path("runs") / f"train-{name}-{data.name.split(':')[0]}-seed{args.seed}"
     with FolderLock(check_out_dir(out)):
         result = train_run(spec, arch, data, config, out, resize=args.resize, resume=args.resume,

@@ -272,6 +272,9 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
         check_budgets(p.ref.space, p.budgets, p.costs, np.random.default_rng(config.seed))
     existed = out_dir.exists()
     observe = getattr(p.evaluator, "observe", None)  # a stateful evaluator (a pruner) replays stored trials
+    use_folder = getattr(p.evaluator, "use_run_folder", None)  # a trained evaluator keeps epoch checkpoints there
+    if use_folder is not None:
+        use_folder(out_dir)
 
     def on_trial_observed(trial, replayed: bool) -> None:
         if replayed and observe is not None:
@@ -298,15 +301,23 @@ def search(config: SearchConfig, out: str | os.PathLike[str] | None = None, *, r
         except BaseException:
             if not resume and not _any_complete(created):
                 run_folder.take_back(out_dir, created)
+                _clear_evaluator_files(p.evaluator)
                 if not existed:
                     run_folder.remove_if_only_lock(out_dir)
             raise
+        _clear_evaluator_files(p.evaluator)  # every trial ended: nothing left to resume
         front = write_run_folder(out_dir, result, config=p.resolved(), arch_config=p.ref.arch_config(),
                                  latency=bool(p.target_model))
         run_folder.prune(out_dir, [r.arch_path for r in front.records])
     return RunResult.of(result, front, out_dir, config=p.config, objectives=tuple(p.objectives),
                         directions=tuple(p.directions), budgets=tuple(p.budgets), target_model=p.target_model,
                         score_description=p.resolved()["score_description"], notes=tuple(p.notes))
+
+
+def _clear_evaluator_files(evaluator: Any) -> None:
+    clear = getattr(evaluator, "clear_run_folder", None)
+    if clear is not None:
+        clear()
 
 
 def _any_complete(created: dict[str, Any]) -> bool:

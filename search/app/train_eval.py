@@ -10,9 +10,11 @@ Ray Tune's ASHA scheduler (``nas.search.loop.distributed``), whose decisions dep
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
@@ -27,14 +29,18 @@ if TYPE_CHECKING:
     from nas.training.datasets import DatasetSplits
 
 PRUNERS = ("none", "sha", "hyperband")
+TRIAL_CHECKPOINTS = "trial-checkpoints"
+"""The run folder's subfolder holding the epoch checkpoints of trials in training."""
 REDUCTION_FACTOR = 3
 
 
 def first_rung(epochs: int) -> int:
-    """Epochs a trial trains before the first pruning decision: a quarter of the schedule (at least 1).
-    Measured: on 38 resnet trials (digits, 9 epochs) a first rung at epoch 1 pruned the best network
-    (after one epoch, mostly warm-up, accuracies are near chance); at epoch 2 SHA kept it."""
-    return max(1, round(epochs / 4))
+    """Epochs a trial trains before the first pruning decision: ``epochs / η²`` (at least 1), so with the
+    reduction factor η = 3 the rungs are the geometric ladder E/9, E/3, E of Hyperband's largest bracket
+    and ASHA (1, 3, 9 at 9 epochs). Measurements: docs/training.md (multi-fidelity)."""
+    return max(1, round(epochs / REDUCTION_FACTOR**2))
+
+
 EpochReport = Callable[[int, Mapping[str, float]], bool]
 
 
@@ -109,6 +115,9 @@ class TrainEvaluator:
     resize: str | None = None
     train: Mapping[str, Any] = field(default_factory=dict)
     pruner: str = "none"
+    checkpoint_dir: str | None = None
+    """Where a trial in training keeps its epoch checkpoint (``DIR/<digest>/checkpoint.pt``), so a
+    killed search resumes it from its last epoch; removed when the trial ends. None: no checkpoints."""
 
     @cached_property
     def dataset(self) -> DatasetSplits:
@@ -129,7 +138,16 @@ class TrainEvaluator:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"ref": self.ref, "data": self.data, "resize": self.resize, "train": dict(self.train),
-                "pruner": self.pruner}
+                "pruner": self.pruner, "checkpoint_dir": self.checkpoint_dir}
+
+    def use_run_folder(self, out_dir: Path) -> None:
+        """Keep the epoch checkpoints of trials in training under ``out_dir/TRIAL_CHECKPOINTS``."""
+        self.checkpoint_dir = str(Path(out_dir).resolve() / TRIAL_CHECKPOINTS)
+
+    def clear_run_folder(self) -> None:
+        """Remove the epoch checkpoints (the search ended, or a new run that failed is taken back)."""
+        if self.checkpoint_dir is not None:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         self.__dict__.update(state)
@@ -146,21 +164,18 @@ class TrainEvaluator:
 
     def evaluate(self, arch: Architecture, on_epoch: EpochReport | None = None) -> Evaluation:
         """Train ``arch``; ``on_epoch(epoch, metrics)`` returning True stops it (an outside scheduler)."""
-        from nas.training.trainer import build_model, train
-
         pruner = self._pruner if on_epoch is None else None
         ot = pruner.start() if pruner is not None else None
         result = None
         try:
             spec = self.ref.resolve(arch)
-            model = build_model(spec, self.config.seed)
 
             def report(epoch: int, metrics: Mapping[str, float]) -> bool:
                 if ot is not None:
                     return EpochPruner.report(ot, epoch, metrics["valid_accuracy"])
                 return bool(on_epoch(epoch, metrics)) if on_epoch is not None else False
 
-            result = train(model, self.dataset, self.config, on_epoch=report)
+            result = self._train(arch, spec, report)
         finally:
             if ot is not None:
                 pruner.finish(ot, result.valid_accuracy if result is not None else None,
@@ -168,6 +183,28 @@ class TrainEvaluator:
         if result.diverged:
             raise NasError(f"training diverged (non-finite loss) at epoch {result.epochs}")
         return outcome_of(result)
+
+    def _train(self, arch: Architecture, spec: Any, report: EpochReport) -> Any:
+        """Train ``spec``, from the trial's epoch checkpoint when a killed run left one (the pruner is
+        shown the epochs it holds first); the checkpoint folder goes once training ends."""
+        from nas.training.trainer import CHECKPOINT_NAME, build_model, train
+
+        if self.checkpoint_dir is None:
+            return train(build_model(spec, self.config.seed), self.dataset, self.config, on_epoch=report)
+        out = Path(self.checkpoint_dir) / arch.digest()
+        meta = {"architecture": arch.to_json(), "data": self.data, "resize": self.resize}
+        result = None
+        if (out / CHECKPOINT_NAME).is_file():
+            try:
+                result = train(build_model(spec, self.config.seed), self.dataset, self.config, out_dir=out,
+                               resume=True, meta=meta, on_epoch=report)
+            except NasError:  # unreadable or not this trial's (cannot happen in a folder we wrote): start over
+                shutil.rmtree(out, ignore_errors=True)
+        if result is None:
+            result = train(build_model(spec, self.config.seed), self.dataset, self.config, out_dir=out,
+                           meta=meta, on_epoch=report)
+        shutil.rmtree(out, ignore_errors=True)
+        return result
 
     def observe(self, trial: Trial) -> None:
         """Replay a stored trial into the pruner (a resumed run), so later decisions match."""
