@@ -27,8 +27,9 @@ def _time_group(specs: Sequence[NetSpec], batch: int, runs: int, warmup: int, th
     import torch
 
     from nas.hw_models.layout import layout_of
-    from nas.hw_models.measure import fixed_threads
+    from nas.hw_models.measure import fixed_threads, steady_allocator
 
+    steady_allocator()
     gen = torch.Generator().manual_seed(0)
     nets = []
     for spec in specs:
