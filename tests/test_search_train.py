@@ -147,7 +147,7 @@ def test_killed_trained_trial_resumes_from_its_last_epoch(tmp_path: Path, monkey
 
     cfg = SearchConfig(space="resnet", strategy="random", evaluator="train", data="digits", epochs=2,
                        trials=2, batch_size=1, budgets=("0.3M-flops",), train_options={"batch_size": 64})
-    whole, _, _ = search(cfg, tmp_path / "whole", log=lambda m: None)
+    whole = search(cfg, tmp_path / "whole", log=lambda m: None).result
     real_evaluate, calls = trainer_mod.evaluate, []
 
     def counting(model, split, *a, **kw):
@@ -163,7 +163,8 @@ def test_killed_trained_trial_resumes_from_its_last_epoch(tmp_path: Path, monkey
     ckpts = list((tmp_path / "part" / TRIAL_CHECKPOINTS).glob("*/checkpoint.pt"))
     assert len(ckpts) == 1
     kill_at, calls[:] = 0, []
-    resumed, _, out = search(cfg, tmp_path / "part", resume=True, log=lambda m: None)
+    run = search(cfg, tmp_path / "part", resume=True, log=lambda m: None)
+    resumed, out = run.result, run.run_dir
     assert len(calls) == 2  # epoch 2 validated, then the test split: epoch 1 was not trained again
 
     def essence(r):
