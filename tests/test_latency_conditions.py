@@ -45,6 +45,7 @@ def test_contention_threshold_on_two_cores() -> None:
     # 1 thread on 2 cores needs 1.5 cores left: another process using more than half a core distorts it
     assert not contended(0.4, 1, 2) and contended(0.6, 1, 2) and contended(2.0, 1, 2)
     assert not contended(None, 1, 2) and not contended(6.0, 1, 16)
+    assert not contended(0.05, 2, 2) and contended(0.3, 2, 2)  # all cores measuring: 0.1 core tolerated
     c = Conditions(1, 4.1, 1.9, 2, "2.13.0", "now")
     assert c.contended and Conditions.from_json(c.to_json()) == c
 
