@@ -127,8 +127,7 @@ class CpuTarget(Target):
         if self.calibration is not None:
             from nas.hw_models.on_demand import LayerCache, cache_path
 
-            self._cache = LayerCache(cache_path(self.threads), self.threads)
-            for e in self._cache.entries(self.calibration.roofline):
+            for e in LayerCache(cache_path(self.threads), self.threads).entries(self.calibration.roofline):
                 self.calibration.table.add(e)
 
     def measure_on_demand(self, log: Callable[[str], None] | None = None, wait_s: float = 5.0,
