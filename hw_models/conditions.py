@@ -20,14 +20,16 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nas.errors import NasError
 from nas.hw_models.machine import cpu_count
+
+T = TypeVar("T")
 
 MARGIN_CORES = 0.5
 """Cores kept free beyond the measuring threads before a block counts as contended."""
@@ -200,8 +202,10 @@ class LoadGuard:
     contended it waits for quiet and runs it again, up to ``attempts`` times, then raises ``LoadError``
     naming what it saw. ``observe`` and ``sample`` are injectable (tests feed them fake loads)."""
 
-    def __init__(self, threads: int, wait_s: float = 60.0, attempts: int = 3, log: Any = None,
-                 observe: Any = None, sample: Any = None, poll_s: float = 1.0) -> None:
+    def __init__(self, threads: int, wait_s: float = 60.0, attempts: int = 3,
+                 log: Callable[[str], None] | None = None,
+                 observe: Callable[[int], AbstractContextManager[list[Conditions]]] | None = None,
+                 sample: Callable[[float], float | None] | None = None, poll_s: float = 1.0) -> None:
         if not (wait_s >= 0) or wait_s == float("inf"):
             raise NasError(f"bad wait {wait_s!r}; use 0 or more seconds")
         self.threads, self.wait_s, self.attempts, self.poll_s = threads, wait_s, max(1, attempts), poll_s
@@ -233,7 +237,7 @@ class LoadGuard:
         if not ok:
             raise self._refuse(what, others, load_avg())
 
-    def run(self, fn: Any, what: str) -> tuple[Any, Conditions]:
+    def run(self, fn: Callable[[], T], what: str) -> tuple[T, Conditions]:
         cond: Conditions | None = None
         for attempt in range(self.attempts):
             with self.observe(self.threads) as seen:

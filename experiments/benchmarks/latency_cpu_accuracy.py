@@ -18,7 +18,6 @@ Needs a calibration holding both spaces (``nas latency calibrate --target cpu --
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -152,10 +151,10 @@ def main(argv: list[str] | None = None) -> int:
               f"       {r['noise_within10']:8.1%} {r['noise_spearman']:6.3f} {r['noise_mape']:6.1%}  "
               f"{r['load_start']}->{r['load_end']}")
     if args.out:
-        tmp = Path(args.out + ".tmp")
-        tmp.write_text(json.dumps({"rows": rows, "raw": raw, "calibration": str(path),
-                                   "machine": cal.machine, "runs": args.runs}, indent=1))
-        os.replace(tmp, args.out)
+        from nas.io import write_json_atomic
+
+        write_json_atomic(args.out, {"rows": rows, "raw": raw, "calibration": str(path),
+                                     "machine": cal.machine, "runs": args.runs}, indent=1)
     return 0
 
 

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 
@@ -171,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = sum(r["ok"] for r in result["rows"])
     print(f"quiet: {ok}/{len(result['rows'])} networks within ±10 % or the noise floor")
     if args.out:
-        tmp = Path(args.out + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, args.out)
+        from nas.io import write_json_atomic
+
+        write_json_atomic(args.out, result, indent=1)
     return 0
 
 
