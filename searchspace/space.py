@@ -235,6 +235,17 @@ def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
     return cls
 
 
-def get_space(name: str, input: TensorType | None = None, num_classes: int | None = None) -> SearchSpace:
-    """An instance of the registered space ``name``."""
-    return SPACES.get(name)(input=input, num_classes=num_classes)
+def get_space(name: str, input: TensorType | None = None, num_classes: int | None = None,
+              **settings: Any) -> SearchSpace:
+    """An instance of the registered space ``name``; ``settings`` are the space's own (e.g. hybrid's
+    ``width_mult``, ``max_depth``, ``mixers``). A setting the space does not take is a one-line error."""
+    cls = SPACES.get(name)
+    if settings:
+        import inspect
+
+        known = [p for p in inspect.signature(cls).parameters if p not in ("input", "num_classes")]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise NasError(f"space {name!r} does not take setting(s) {', '.join(unknown)}; "
+                           f"allowed: {', '.join(known) or 'none'}")
+    return cls(input=input, num_classes=num_classes, **settings)

@@ -75,19 +75,56 @@ def test_build_supernet_passes_settings_and_refuses_foreign_ones() -> None:
         build_supernet("mobilenet", "1x32x32", 10, settings={"width_mult": 0.5})
 
 
-def test_search_refuses_a_supernet_of_a_shrunk_space(tmp_path, capsys) -> None:
+SMALL = {"width_mult": 0.25, "max_depth": 1, "mixers": ["dwconv3", "identity"]}
+
+
+def test_search_uses_a_supernet_of_a_shrunk_space_and_its_archs_keep_the_settings(tmp_path, capsys) -> None:
+    """The CPU-sized hybrid supernet works as a search evaluator: the space settings come from the
+    checkpoint, and the front's architecture files resolve with them (`nas cost` reads them back)."""
+    import json
+
     from nas.cli.main import main
     from nas.training.checkpoint import save_checkpoint
 
+    net = build_supernet("hybrid", "1x32x32", 10, settings=SMALL)
     ckpt = tmp_path / "supernet.pt"
-    space = {"space": "hybrid", "input": "1x32x32", "num_classes": 10, "width_mult": 0.25}
-    save_checkpoint(ckpt, {"space": space, "data": {"name": "mnist5k"}, "model": {}}, kind="supernet")
-    argv = ["search", "--space", "hybrid", "--evaluator", "supernet", "--supernet", str(ckpt), "--trials", "1",
-            "--out", str(tmp_path / "s"), "--no-progress"]
-    assert main(argv) == 2
+    save_checkpoint(ckpt, {"model": net.state_dict(), "space": net.config(), "data": {"name": "digits"}},
+                    kind="supernet")
+    argv = ["search", "--space", "hybrid", "--evaluator", "supernet", "--supernet", str(ckpt), "--trials", "2",
+            "--strategy", "random", "--out", str(tmp_path / "s"), "--no-progress", "--format", "json"]
+    assert main(argv) == 0
+    front = json.loads(capsys.readouterr().out)["pareto"]
+    assert front and all(0.0 <= p["valid_accuracy"] <= 1.0 for p in front)
+    config = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert config["space_options"] == SMALL and config["space_config"]["width_mult"] == 0.25
+    arch_file = next((tmp_path / "s" / "archs").glob("*.json"))
+    assert json.loads(arch_file.read_text())["space_config"]["mixers"] == SMALL["mixers"]
+    assert main(["cost", str(arch_file), "--format", "json"]) == 0
+    cost = json.loads(capsys.readouterr().out)
+    assert cost["params"] < 1_000_000  # resolved in the shrunk space (the default widths are 4-100x larger)
+    # settings that contradict the checkpoint's: one line, exit 2, nothing written
+    assert main([*argv[:-2], "--width-mult", "0.5", "--out", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "with settings {'width_mult': 0.25}" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "s").exists()
+    assert "differ from the supernet's" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "t").exists()
+
+
+def test_search_takes_the_space_settings_and_resume_keeps_them(tmp_path, capsys) -> None:
+    from nas.cli.main import main
+    from nas.search.app.config import SearchConfig
+
+    base = ["search", "--space", "hybrid", "--input", "1x32x32", "--trials", "2", "--strategy", "random",
+            "--out", str(tmp_path / "s"), "--no-progress", "--width-mult", "0.25", "--max-depth", "1",
+            "--mixers", "dwconv3,identity"]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main([*base[:-1], "dwconv3", "--resume"]) == 2
+    assert "space_options" in capsys.readouterr().err
+    assert main(["search", "--space", "resnet", "--width-mult", "0.5", "--out", str(tmp_path / "r")]) == 2
+    assert "space 'resnet' does not take setting(s) width_mult" in capsys.readouterr().err
+    # a run stored before space settings existed resumes: a missing field reads as its default
+    stored = {k: v for k, v in SearchConfig().to_json().items() if k != "space_options"}
+    assert SearchConfig().differences(stored) == []
 
 
 def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) -> None:

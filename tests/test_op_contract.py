@@ -71,3 +71,30 @@ def test_op_declares_what_every_consumer_needs(name: str, i: int) -> None:
     assert spec.variant(t, hp).split("/")[0] == name
     parts = spec.components(t, hp)
     assert parts and all(p in OPS for p in parts)
+
+
+@pytest.mark.parametrize("name,i", CASES, ids=[f"{n}-{i}" for n, i in CASES])
+def test_op_trains_channels_last_with_the_same_output(name: str, i: int) -> None:
+    """The trainer moves every model and image batch to channels-last: each op must run there (4-D
+    parameters included) and give the NCHW output and gradients within 1e-5."""
+    spec, t, hp, _ = _case(name, i)
+    torch.manual_seed(0)
+    module = spec.build(t, hp).train()
+    x = torch.randn(t.shape(2), requires_grad=True)
+    y = module(x)
+    if not y.requires_grad:  # zero (and cells of zeros): no gradient path to compare
+        y = y + 0 * x.sum()
+    y.float().square().mean().backward()
+    grads = [p.grad.clone() for p in module.parameters() if p.grad is not None]
+    module.zero_grad(set_to_none=True)
+    module.to(memory_format=torch.channels_last)
+    xc = x.detach().contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x.detach().clone()
+    xc.requires_grad_(True)
+    yc = module(xc)
+    if not yc.requires_grad:
+        yc = yc + 0 * xc.sum()
+    yc.float().square().mean().backward()
+    assert torch.allclose(yc, y, atol=1e-5, rtol=1e-4)
+    assert torch.allclose(xc.grad, x.grad, atol=1e-5, rtol=1e-3)
+    for g, p in zip(grads, (p for p in module.parameters() if p.grad is not None), strict=True):
+        assert torch.allclose(p.grad, g, atol=1e-5, rtol=1e-3)

@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nas.training.trainer as trainer_mod
@@ -173,3 +174,29 @@ def test_killed_trained_trial_resumes_from_its_last_epoch(tmp_path: Path, monkey
 
     assert essence(resumed) == essence(whole)
     assert not (out / TRIAL_CHECKPOINTS).exists()
+
+
+def test_an_architecture_in_training_elsewhere_gets_its_own_checkpoint_folder(tmp_path: Path, monkeypatch) -> None:
+    """Two workers training the same architecture at once never share (or delete) one checkpoint folder."""
+    from nas.lock import FolderLock
+    from nas.search.app.space_eval import SpaceRef
+
+    seen: list[Path] = []
+
+    def fake(model, data, config, *, out_dir=None, **kw):
+        seen.append(Path(out_dir))
+        (Path(out_dir) / "checkpoint.pt").write_bytes(b"x")
+        return _fake_train(model, data, config, **kw)
+
+    monkeypatch.setattr(trainer_mod, "train", fake)
+    ev = TrainEvaluator(ref=SpaceRef("resnet", "1x8x8", 10), data="digits",
+                        train={"epochs": 2}, checkpoint_dir=str(tmp_path / "ck"))
+    arch = ev.ref.space.sample(np.random.default_rng(0))
+    other = tmp_path / "ck" / arch.digest()
+    with FolderLock(other):  # the other worker
+        (other / "checkpoint.pt").write_bytes(b"theirs")
+        ev.evaluate(arch)
+        assert (other / "checkpoint.pt").read_bytes() == b"theirs"
+    assert seen[0] != other and seen[0].name.startswith(arch.digest() + "-") and not seen[0].exists()
+    ev.evaluate(arch)
+    assert seen[1] == other and not other.exists()

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from nas.io import write_json_atomic
-from nas.search.config import SearchConfig
+from nas.search.app.config import SearchConfig
 from nas.search.app.run import plan
 from nas.searchspace.architecture import Architecture
 

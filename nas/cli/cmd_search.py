@@ -18,6 +18,9 @@ def add_parser(sub):
     p.add_argument("--space", help="search space (default: hybrid; see `nas spaces`)")
     p.add_argument("--input", help="input size CxHxW (default: the space's)")
     p.add_argument("--classes", type=int, help="number of classes (default: the space's)")
+    from nas.cli.cmd_supernet import add_space_settings
+
+    add_space_settings(p)
     p.add_argument("--strategy", help="searcher (default: nsga2): random, evolution, local, nsga2, optuna-tpe, "
                                       "optuna-nsga2, optuna-nsga3, deepmad, darts, gdas, beta-darts (these three need --data), ...")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
@@ -108,6 +111,10 @@ def _config(args):
             over["strategy_options"]["rho"] = args.rho
     if args.train_option:
         over["train_options"] = {**base.train_options, **_options(args.train_option)}
+    from nas.cli.cmd_supernet import space_settings
+
+    if space_settings(args):
+        over["space_options"] = {**base.space_options, **space_settings(args)}
     return SearchConfig.from_mapping(over, base)
 
 

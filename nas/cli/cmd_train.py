@@ -37,7 +37,7 @@ def resolve_for_data(text: str, space: str | None, input_type, num_classes: int)
     from pathlib import Path
 
     from nas.errors import NasError
-    from nas.resolve_arg import resolve_arch_argument
+    from nas.resolve_arg import resolve_arch_argument, space_settings
     from nas.searchspace import NetSpec, get_space, load_architecture
     from nas.searchspace.reference import REFERENCES, reference_net
 
@@ -51,10 +51,10 @@ def resolve_for_data(text: str, space: str | None, input_type, num_classes: int)
             raise NasError(f"architecture file {text!r} is not JSON ({e})") from None
         if isinstance(data, dict) and "layers" in data and "input" in data:
             return NetSpec.from_json(data), None, p.stem
-        arch, _ = load_architecture(p)
+        arch, cfg = load_architecture(p)
         if space and space != arch.space:
             raise NasError(f"{text!r} holds a {arch.space!r} architecture, not {space!r}")
-        sp = get_space(arch.space, input=input_type, num_classes=num_classes)
+        sp = get_space(arch.space, input=input_type, num_classes=num_classes, **space_settings(cfg))
         return sp.resolve(arch), arch, f"{arch.space}-{arch.digest()}"
     if text in REFERENCES:
         if space:

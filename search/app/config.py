@@ -15,10 +15,13 @@ DEFAULT_SCORE = "auto"
 """``auto``: the score measured best against trained accuracy on the space, else the recorded NB201 table
 measurement, else deepmad where it has a rule for every op of the space, else synflow (``nas.predictors.score_choice.auto_score``)."""
 DEFAULT_STRATEGY = "nsga2"
+MAX_WORKERS = 1024
+"""More Ray workers than this is a typo, not a cluster: refused before Ray starts."""
 #: Fields that decide which trials a run makes; a resumed run must keep them.
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",
                   "target", "score", "score_options", "objectives", "directions", "batch_size",
-                  "evaluator", "data", "resize", "epochs", "pruner", "train_options", "supernet")
+                  "evaluator", "data", "resize", "epochs", "pruner", "train_options", "supernet",
+                  "space_options")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class SearchConfig:
     train_options: dict[str, Any] = field(default_factory=dict)
     supernet: str | None = None
     """checkpoint of ``--evaluator supernet``"""
+    space_options: dict[str, Any] = field(default_factory=dict)
+    """The space's own settings (hybrid: ``width_mult``, ``max_depth``, ``mixers``); a supernet evaluator
+    takes them from its checkpoint."""
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -66,8 +72,8 @@ class SearchConfig:
             raise NasError(f"trials must be at least 1, got {self.trials}")
         if self.batch_size < 1:
             raise NasError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.workers < 1:
-            raise NasError(f"workers must be at least 1, got {self.workers}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise NasError(f"workers must be in 1..{MAX_WORKERS}, got {self.workers}")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
             raise NasError(f"epochs must be an integer of at least 1, got {self.epochs!r}")
 
@@ -114,15 +120,15 @@ class SearchConfig:
 
     def differences(self, stored: Mapping[str, Any]) -> list[str]:
         """The trial-defining fields where ``stored`` (a saved config) differs from this one."""
-        mine = self.to_json()
-        return [f"{k}: stored {stored.get(k)!r}, now {mine[k]!r}" for k in TRIAL_DEFINING
-                if json.dumps(stored.get(k), sort_keys=True) != json.dumps(mine[k], sort_keys=True)]
+        mine, default = self.to_json(), SearchConfig().to_json()  # a field newer than the run: its default
+        return [f"{k}: stored {stored.get(k, default[k])!r}, now {mine[k]!r}" for k in TRIAL_DEFINING
+                if json.dumps(stored.get(k, default[k]), sort_keys=True) != json.dumps(mine[k], sort_keys=True)]
 
 
 #: The type each field a config file may set must have (a TOML ``trials = "abc"`` is a one-line error).
 _INT_FIELDS = ("trials", "seed", "batch_size", "workers", "num_classes")
 _STR_FIELDS = ("space", "input", "strategy", "target", "score", "ray_address", "storage", "study")
-_MAP_FIELDS = ("strategy_options", "score_options")
+_MAP_FIELDS = ("strategy_options", "score_options", "space_options")
 _LIST_FIELDS = ("budgets", "objectives", "directions")
 
 

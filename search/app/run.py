@@ -16,7 +16,7 @@ from nas.hw_models.budget import Budget
 from nas.predictors.score_choice import auto_score, auto_score_source
 from nas.search.app.config import SearchConfig
 from nas.search.app.result import RunResult
-from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef, targets_available
+from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef, settings_of, targets_available
 from nas.search.loop.driver import OnTrial, run_search
 from nas.search.loop.evaluation import CachedCosts, Evaluator, budget_violation
 from nas.search.loop.feasibility import check_budgets
@@ -106,7 +106,7 @@ def plan(config: SearchConfig) -> Plan:
     settings = factory.space_settings(config)  # a dataset fixes the space's input and classes
     if settings:
         config = replace(config, **settings)
-    ref = SpaceRef(config.space, config.input, config.num_classes)
+    ref = SpaceRef(config.space, config.input, config.num_classes, settings_of(config.space_options))
     ref.space  # noqa: B018 - builds (and checks) the space now
     if factory.uses_score:
         if config.score == "auto" and config.strategy == "deepmad":

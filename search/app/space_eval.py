@@ -44,6 +44,15 @@ def targets_available() -> bool:
     return True
 
 
+def settings_of(options: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """A space's settings as a hashable, canonical value (lists become tuples)."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in (options or {}).items()))
+
+
+SPACE_CONFIG_KEYS = ("space", "input", "num_classes")
+"""The keys of ``SearchSpace.config()`` every space has; the others are the space's own settings."""
+
+
 @dataclass(frozen=True)
 class SpaceRef:
     """A registered space with its settings, cheap to pickle (rebuilt lazily on a worker)."""
@@ -51,11 +60,13 @@ class SpaceRef:
     name: str
     input: str | None = None
     num_classes: int | None = None
+    settings: tuple[tuple[str, Any], ...] = ()
+    """The space's own settings as sorted (name, value) pairs (``settings_of`` makes them from a mapping)."""
 
     @cached_property
     def space(self) -> SearchSpace:
         return get_space(self.name, input=parse_input(self.input) if self.input else None,
-                         num_classes=self.num_classes)
+                         num_classes=self.num_classes, **dict(self.settings))
 
     @cached_property
     def _resolved(self) -> OrderedDict[str, NetSpec]:
@@ -75,7 +86,7 @@ class SpaceRef:
         return spec
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "input": self.input, "num_classes": self.num_classes}
+        return {"name": self.name, "input": self.input, "num_classes": self.num_classes, "settings": self.settings}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         for k, v in state.items():
@@ -83,8 +94,7 @@ class SpaceRef:
 
     def arch_config(self) -> dict[str, Any]:
         """What ``save_architecture`` writes beside an architecture so ``nas cost`` resolves it the same way."""
-        sp = self.space
-        return {"input": f"{sp.input.channels}x{sp.input.height}x{sp.input.width}", "num_classes": sp.num_classes}
+        return {k: v for k, v in self.space.config().items() if k != "space"}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ Ray Tune's ASHA scheduler (``nas.search.loop.distributed``), whose decisions dep
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -191,19 +193,29 @@ class TrainEvaluator:
 
         if self.checkpoint_dir is None:
             return train(build_model(spec, self.config.seed), self.dataset, self.config, on_epoch=report)
+        from nas.lock import FolderLock
+
         out = Path(self.checkpoint_dir) / arch.digest()
-        meta = {"architecture": arch.to_json(), "data": self.data, "resize": self.resize}
-        result = None
-        if (out / CHECKPOINT_NAME).is_file():
-            try:
+        try:
+            lock = FolderLock(out, "trial checkpoint folder").acquire()
+        except NasError:  # the same architecture is in training in another worker: a folder of its own
+            out = out.with_name(f"{out.name}-{os.getpid()}-{threading.get_ident()}")
+            lock = FolderLock(out, "trial checkpoint folder").acquire()
+        try:
+            meta = {"architecture": arch.to_json(), "data": self.data, "resize": self.resize}
+            result = None
+            if (out / CHECKPOINT_NAME).is_file():
+                try:
+                    result = train(build_model(spec, self.config.seed), self.dataset, self.config, out_dir=out,
+                                   resume=True, meta=meta, on_epoch=report)
+                except NasError:  # unreadable or not this trial's (cannot happen in a folder we wrote): start over
+                    (out / CHECKPOINT_NAME).unlink(missing_ok=True)
+            if result is None:
                 result = train(build_model(spec, self.config.seed), self.dataset, self.config, out_dir=out,
-                               resume=True, meta=meta, on_epoch=report)
-            except NasError:  # unreadable or not this trial's (cannot happen in a folder we wrote): start over
-                shutil.rmtree(out, ignore_errors=True)
-        if result is None:
-            result = train(build_model(spec, self.config.seed), self.dataset, self.config, out_dir=out,
-                           meta=meta, on_epoch=report)
-        shutil.rmtree(out, ignore_errors=True)
+                               meta=meta, on_epoch=report)
+            shutil.rmtree(out, ignore_errors=True)  # a killed trial keeps its folder, to resume from
+        finally:
+            lock.release()
         return result
 
     def observe(self, trial: Trial) -> None:

@@ -211,10 +211,12 @@ class RunFolder:
 
     @cached_property
     def space(self) -> SearchSpace:
-        from nas.search.app.space_eval import SpaceRef
+        from nas.search.app.space_eval import SPACE_CONFIG_KEYS, SpaceRef, settings_of
 
         sc = self.config.get("space_config", {})
-        return SpaceRef(self.config.get("space", sc.get("space", "")), sc.get("input"), sc.get("num_classes")).space
+        settings = {k: v for k, v in sc.items() if k not in SPACE_CONFIG_KEYS} or self.config.get("space_options")
+        return SpaceRef(self.config.get("space", sc.get("space", "")), sc.get("input"), sc.get("num_classes"),
+                        settings_of(settings)).space
 
     @cached_property
     def target(self) -> Any | None:
@@ -266,8 +268,9 @@ class RunFolder:
         front = self.front()
         if not front:
             raise NasError(f"run {str(self.folder)!r} has no complete trial, so no front")
-        if not -len(front) <= index < len(front):
-            raise NasError(f"front index {index} out of range; the front has {len(front)} networks")
+        if not 0 <= index < len(front):
+            raise NasError(f"front index {index} out of range; allowed: 0..{len(front) - 1} "
+                           f"(the front has {len(front)} networks)")
         return front[index]
 
     def layer_costs(self, trial: Trial) -> pd.DataFrame:

@@ -48,7 +48,7 @@ class GlobalFilter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = torch.fft.rfft2(x.float(), dim=(2, 3), norm="ortho")
-        spec = spec * torch.view_as_complex(self.weight)
+        spec = spec * torch.view_as_complex(self.weight.contiguous())  # channels-last moves 4-D params
         return torch.fft.irfft2(spec, s=(self.height, self.width), dim=(2, 3), norm="ortho").to(x.dtype)
 
 

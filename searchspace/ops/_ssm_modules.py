@@ -89,7 +89,7 @@ class S4DMixer(nn.Module):
         """
         a = torch.complex(-torch.exp(self.a_re), self.a_im)
         dt_a = a * torch.exp(self.log_dt).unsqueeze(-1)
-        c_hat = 2 * torch.view_as_complex(self.c) * torch.view_as_complex(self.b) * (torch.exp(dt_a) - 1) / a
+        c_hat = 2 * torch.view_as_complex(self.c.contiguous()) * torch.view_as_complex(self.b.contiguous()) * (torch.exp(dt_a) - 1) / a
         pos = torch.arange(length, dtype=self.a_re.dtype, device=self.a_re.device)
         k, dim, modes = dt_a.shape
         step = max(1, KERNEL_BLOCK // (k * dim * length))
