@@ -8,6 +8,7 @@ from nas.errors import NasError
 from nas.io import read_json
 from nas.searchspace import Architecture, NetSpec, TensorType, get_space, load_architecture, parse_input
 from nas.searchspace.reference import REFERENCES, reference_net
+from nas.searchspace.space import own_settings
 
 
 def resolve_arch_argument(
@@ -37,7 +38,7 @@ def resolve_arch_argument(
         if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
             raise NasError(f"architecture file {text!r}: space_config num_classes {classes!r} is not a "
                            "positive integer")
-        sp = get_space(arch.space, input=inp or cfg_input, num_classes=classes, **space_settings(cfg))
+        sp = get_space(arch.space, input=inp or cfg_input, num_classes=classes, **own_settings(cfg))
         return sp.resolve(arch), arch
     if text in REFERENCES:
         if space:
@@ -51,11 +52,6 @@ def resolve_arch_argument(
         f"cannot read ARCH {text!r}; give a reference network ({', '.join(REFERENCES.names())}), "
         "an NB201 string such as '|nor_conv_3x3~0|+|...|', or an architecture JSON file"
     )
-
-
-def space_settings(space_config: dict) -> dict:
-    """The space's own settings in an architecture file's ``space_config`` (e.g. hybrid's ``width_mult``)."""
-    return {k: v for k, v in space_config.items() if k not in ("space", "input", "num_classes")}
 
 
 def _is_file(text: str) -> bool:

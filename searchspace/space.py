@@ -235,6 +235,15 @@ def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
     return cls
 
 
+SPACE_CONFIG_KEYS = ("space", "input", "num_classes")
+"""The keys of ``SearchSpace.config()`` every space has; the others are the space's own settings."""
+
+
+def own_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The space's own settings in a ``SearchSpace.config()`` (e.g. hybrid's ``width_mult``)."""
+    return {k: v for k, v in config.items() if k not in SPACE_CONFIG_KEYS}
+
+
 def get_space(name: str, input: TensorType | None = None, num_classes: int | None = None,
               **settings: Any) -> SearchSpace:
     """An instance of the registered space ``name``; ``settings`` are the space's own (e.g. hybrid's

@@ -15,7 +15,7 @@ from nas.hw_models.analytic import flops
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 from nas.searchspace.netspec import NetSpec
-from nas.searchspace.space import SPACES, SearchSpace
+from nas.searchspace.space import SearchSpace, get_space
 from nas.searchspace.spaces._canonical import CanonicalSpace
 from nas.searchspace.tensor_type import TensorType, parse_input
 from nas.supernet import metaformer, nb201_cell  # noqa: F401  (register their elastic builders)
@@ -31,11 +31,7 @@ def space_from_config(config: Mapping[str, Any]) -> SearchSpace:
     if name is None:
         raise NasError("space settings lack the space name")
     inp = parse_input(cfg.pop("input")) if "input" in cfg else None
-    classes = cfg.pop("num_classes", None)
-    try:
-        return SPACES.get(name)(input=inp, num_classes=classes, **cfg)
-    except TypeError as e:
-        raise NasError(f"space {name!r} does not take settings {sorted(cfg)}: {e}") from None
+    return get_space(name, input=inp, num_classes=cfg.pop("num_classes", None), **cfg)
 
 
 def _canonical(space: SearchSpace, genes: Mapping[str, Any]) -> Architecture | None:

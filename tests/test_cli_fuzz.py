@@ -235,7 +235,7 @@ CASES: list[Case] = [
     C("supernet-unknown-mixer", "supernet", "train", "--space", "hybrid", "--data", "digits", "--mixers", "nope",
       *R, expect="mixers=['nope'] not allowed"),
     C("supernet-width-mult-on-mobilenet", "supernet", "train", "--space", "mobilenet", "--data", "digits",
-      "--width-mult", "0.5", *R, expect="does not take settings"),
+      "--width-mult", "0.5", *R, expect="does not take setting(s) width_mult"),
     C("bench-supernet-bad-rank-split", "bench", "supernet", "--rank-split", "train", "--out", "{d}/runs/b",
       expect="--rank-split 'train' not allowed"),
     C("bench-supernet-zero-standalone-seeds", "bench", "supernet", "--standalone-seeds", "0", "--out", "{d}/runs/b",

@@ -71,7 +71,7 @@ def test_build_supernet_passes_settings_and_refuses_foreign_ones() -> None:
                                                              "mixers": ["dwconv3", "identity"]})
     assert net.config()["mixers"] == ["dwconv3", "identity"]
     assert sum(p.numel() for p in net.parameters()) == 398_738  # vs 98 M at the defaults
-    with pytest.raises(NasError, match="does not take settings"):
+    with pytest.raises(NasError, match="space 'mobilenet' does not take setting\\(s\\) width_mult"):
         build_supernet("mobilenet", "1x32x32", 10, settings={"width_mult": 0.5})
 
 

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,6 @@ def bench_train(spaces: Sequence[str] = tuple(SPACE_INPUTS), *, data: str = "mni
                 "seed": seed}
     start = time.perf_counter()
     datasets = {name: _dataset(data, SPACE_INPUTS[name]) for name in spaces}  # a bad --data fails here
-    from contextlib import ExitStack
-
     with ExitStack() as stack:
         path = None
         done: dict[str, dict[str, Any]] = {}

@@ -149,7 +149,8 @@ class TrainResult:
 
 def is_image_batch(x: torch.Tensor) -> bool:
     """A B×C×H×W batch with a real 2-D grid: trained and evaluated channels-last (on the CPU too, where
-    oneDNN's NHWC convolutions ran 1.3–4× faster than NCHW on our spaces; 1-pixel-high sequences keep NCHW)."""
+    oneDNN's NHWC convolutions made a training step of the conv spaces' samples 1.0–3.4× faster, median
+    1.9–2.2×: experiments/benchmarks/channels_last_speed.py; 1-pixel-high sequences keep NCHW)."""
     return x.ndim == 4 and x.shape[2] > 1 and x.shape[3] > 1
 
 

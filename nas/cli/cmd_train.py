@@ -37,9 +37,10 @@ def resolve_for_data(text: str, space: str | None, input_type, num_classes: int)
     from pathlib import Path
 
     from nas.errors import NasError
-    from nas.resolve_arg import resolve_arch_argument, space_settings
+    from nas.resolve_arg import resolve_arch_argument
     from nas.searchspace import NetSpec, get_space, load_architecture
     from nas.searchspace.reference import REFERENCES, reference_net
+    from nas.searchspace.space import own_settings
 
     p = Path(text)
     if text.endswith(".json") or p.is_file():
@@ -54,7 +55,7 @@ def resolve_for_data(text: str, space: str | None, input_type, num_classes: int)
         arch, cfg = load_architecture(p)
         if space and space != arch.space:
             raise NasError(f"{text!r} holds a {arch.space!r} architecture, not {space!r}")
-        sp = get_space(arch.space, input=input_type, num_classes=num_classes, **space_settings(cfg))
+        sp = get_space(arch.space, input=input_type, num_classes=num_classes, **own_settings(cfg))
         return sp.resolve(arch), arch, f"{arch.space}-{arch.digest()}"
     if text in REFERENCES:
         if space:

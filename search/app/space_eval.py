@@ -49,10 +49,6 @@ def settings_of(options: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in (options or {}).items()))
 
 
-SPACE_CONFIG_KEYS = ("space", "input", "num_classes")
-"""The keys of ``SearchSpace.config()`` every space has; the others are the space's own settings."""
-
-
 @dataclass(frozen=True)
 class SpaceRef:
     """A registered space with its settings, cheap to pickle (rebuilt lazily on a worker)."""

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
 from nas.search.app.evaluators import EVALUATORS, EvaluatorFactory
-from nas.search.app.space_eval import SPACE_CONFIG_KEYS, settings_of
+from nas.search.app.space_eval import settings_of
 from nas.search.loop.evaluation import Evaluation
 from nas.searchspace.architecture import Architecture
+from nas.searchspace.space import own_settings
 
 if TYPE_CHECKING:
     from nas.search.app.config import SearchConfig
@@ -47,7 +48,7 @@ class SupernetFactory(EvaluatorFactory):
         if info["space"]["space"] != config.space:
             raise NasError(f"--supernet {config.supernet!r} covers space {info['space']['space']!r}, "
                            f"not --space {config.space!r}")
-        extra = {k: v for k, v in info["space"].items() if k not in SPACE_CONFIG_KEYS}
+        extra = own_settings(info["space"])
         if config.space_options and settings_of(config.space_options) != settings_of(extra):
             raise NasError(f"space settings {dict(config.space_options)} differ from the supernet's "
                            f"{extra or 'defaults'}; leave them out (they come from --supernet)")
@@ -58,8 +59,7 @@ class SupernetFactory(EvaluatorFactory):
             if flag is not None and str(flag).lower().replace(" ", "") != str(sp.get(key)):
                 raise NasError(f"--{'classes' if key == 'num_classes' else key} {flag} differs from the supernet's "
                                f"{sp.get(key)}")
-        extra = {k: v for k, v in sp.items() if k not in SPACE_CONFIG_KEYS}
-        return {"input": sp["input"], "num_classes": sp["num_classes"], "space_options": extra}
+        return {"input": sp["input"], "num_classes": sp["num_classes"], "space_options": own_settings(sp)}
 
     def __call__(self, config: SearchConfig, ref: SpaceRef) -> SupernetEvaluator:
         data = config.data or _checkpoint_space(config.supernet)["data"].get("name")

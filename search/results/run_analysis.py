@@ -211,10 +211,11 @@ class RunFolder:
 
     @cached_property
     def space(self) -> SearchSpace:
-        from nas.search.app.space_eval import SPACE_CONFIG_KEYS, SpaceRef, settings_of
+        from nas.search.app.space_eval import SpaceRef, settings_of
+        from nas.searchspace.space import own_settings
 
         sc = self.config.get("space_config", {})
-        settings = {k: v for k, v in sc.items() if k not in SPACE_CONFIG_KEYS} or self.config.get("space_options")
+        settings = own_settings(sc) or self.config.get("space_options")
         return SpaceRef(self.config.get("space", sc.get("space", "")), sc.get("input"), sc.get("num_classes"),
                         settings_of(settings)).space
 
