@@ -55,32 +55,34 @@ def sample_under(space: Any, n: int, max_flops: float, rng: np.random.Generator,
                    f"in {max_tries} tries")
 
 
-@functools.lru_cache(maxsize=4)
-def _dataset(data: str, resize: str | None) -> DatasetSplits:
-    return load_dataset(data, resize=resize)
-
-
 def _space(name: str, data: DatasetSplits) -> Any:
     from nas.searchspace.space import get_space
 
     return get_space(name, input=data.input_type, num_classes=data.num_classes)
 
 
-def train_network(space: str, data: str, arch_json: dict[str, Any], config_json: dict[str, Any],
-                  threads: int | None = None) -> dict[str, Any]:
-    """Train one sampled network of ``space`` (a top-level function, so a worker process can run it)."""
+def _train_one(space: str, ds: DatasetSplits, arch: Any, config: TrainConfig) -> dict[str, Any]:
+    r = train(build_model(_space(space, ds).resolve(arch), config.seed), ds, config)
+    return {"digest": arch.digest(), "valid_accuracy": r.valid_accuracy, "test_accuracy": r.test_accuracy,
+            "epochs": r.epochs, "train_seconds": r.train_seconds, "images_per_second": r.images_per_second}
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_dataset(data: str, resize: str | None) -> DatasetSplits:
+    """A worker process loads each dataset once (the parent passes its own loaded copy in-process)."""
+    return load_dataset(data, resize=resize)
+
+
+def train_network(space: str, data: str, arch_json: dict[str, Any], config_json: dict[str, Any]) -> dict[str, Any]:
+    """Train one sampled network of ``space`` in a one-thread worker process (a top-level function, so
+    the pool can pickle it)."""
     import torch
 
     from nas.searchspace.architecture import Architecture
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    ds = _dataset(data, SPACE_INPUTS[space])
-    arch = Architecture.from_json(arch_json)
-    config = TrainConfig.from_json(config_json)
-    r = train(build_model(_space(space, ds).resolve(arch), config.seed), ds, config)
-    return {"digest": arch.digest(), "valid_accuracy": r.valid_accuracy, "test_accuracy": r.test_accuracy,
-            "epochs": r.epochs, "train_seconds": r.train_seconds, "images_per_second": r.images_per_second}
+    torch.set_num_threads(1)
+    return _train_one(space, _worker_dataset(data, SPACE_INPUTS[space]), Architecture.from_json(arch_json),
+                      TrainConfig.from_json(config_json))
 
 
 def _summary(name: str, input_: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,7 +122,7 @@ def bench_train(spaces: Sequence[str] = tuple(SPACE_INPUTS), *, data: str = "mni
     settings = {"data": data, "schedule": config.to_json(), "max_flops": max_flops, "samples": samples,
                 "seed": seed}
     start = time.perf_counter()
-    datasets = {name: _dataset(data, SPACE_INPUTS[name]) for name in spaces}  # a bad --data fails here
+    datasets = {name: load_dataset(data, resize=SPACE_INPUTS[name]) for name in spaces}  # a bad --data fails here
     with ExitStack() as stack:
         path = None
         done: dict[str, dict[str, Any]] = {}
@@ -152,14 +154,14 @@ def bench_train(spaces: Sequence[str] = tuple(SPACE_INPUTS), *, data: str = "mni
             log(f"{len(tasks) - len(todo)} of {len(tasks)} networks already trained in {str(path)!r}")
         if jobs == 1:
             for t in todo:
-                finished(t, train_network(t[0], data, t[2].to_json(), config.to_json()))
+                finished(t, _train_one(t[0], datasets[t[0]], t[2], config))
         else:
             import multiprocessing
 
             ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch's thread pools
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
                 running: dict[Future, tuple[str, str, Any, float]] = {
-                    pool.submit(train_network, t[0], data, t[2].to_json(), config.to_json(), 1): t for t in todo}
+                    pool.submit(train_network, t[0], data, t[2].to_json(), config.to_json()): t for t in todo}
                 while running:
                     ready, _ = wait(running, return_when=FIRST_COMPLETED)
                     for f in ready:
