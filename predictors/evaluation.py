@@ -81,8 +81,8 @@ def nb201_pool(dataset: str = "cifar10", zc_data: str | None = "mnist5k", batch_
     data-dependent features of each, side by side)."""
     from nas.predictors.encodings import space_view
     from nas.predictors.suite_zero import load_suite_zero, nb201_genes
-    from nas.search.bench.nb201_table import NB201Table
     from nas.searchspace import get_space
+    from nas.searchspace.spaces.nb201_table import NB201Table
 
     sz = load_suite_zero("nb201", dataset, benchmarks)
     space = get_space("nb201")

@@ -29,7 +29,7 @@ def _runnable(name: str) -> None:
     if traits.needs_data:
         pytest.skip(f"searcher {name!r} trains on a dataset (needs_data): not runnable without --data")
     if traits.benchmark == "nb201":
-        from nas.search.bench.nb201_table import NB201Table
+        from nas.searchspace.spaces.nb201_table import NB201Table
 
         load_benchmark(NB201Table.load)
 

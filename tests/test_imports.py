@@ -95,3 +95,25 @@ def test_search_roles_are_layered() -> None:
     assert not up, f"searchers importing the layers above them: {up}"
     bench = [(a, b) for a, b in g.edges if role.get(b) == "bench" and a in role and role[a] != "bench"]
     assert not bench, f"the benchmark harnesses imported by the search itself: {bench}"
+
+
+#: The design's layers, lowest first (ARCHITECTURE.md): a module imports only modules of a lower layer or
+#: of its own top-level folder. ``nas.*`` modules outside the base are the CLI and the public API.
+LAYERS = {"base": 0, "searchspace": 1, "hw_models": 2, "training": 2, "predictors": 3, "supernet": 3,
+          "search": 4, "api": 5}
+BASE = {"nas.errors", "nas.io", "nas.settings", "nas.lock", "nas.memory"}
+
+
+def _layer(module: str) -> str:
+    if module in BASE:
+        return "base"
+    folder = module.split(".")[1]
+    return folder if folder in LAYERS else "api"
+
+
+def test_layers_import_only_the_layers_below_them() -> None:
+    g = import_graph()
+    assert _layer("nas.training.trainer") == "training" and _layer("nas.cli.main") == "api"
+    wrong = sorted((a, b) for a, b in g.edges
+                   if _layer(a) != _layer(b) and LAYERS[_layer(b)] >= LAYERS[_layer(a)])
+    assert not wrong, f"imports of a peer or higher layer: {wrong}"

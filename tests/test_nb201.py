@@ -16,13 +16,13 @@ from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
 from nas.searchspace import TensorType, get_space
 from nas.searchspace.spaces._nb201_data import (
-    ACCURACY_FILE,
     DATASETS,
     ZC_FILE,
     load_naslib_nb201,
     naslib_extra_flops,
     naslib_key_to_arch_string,
 )
+from nas.searchspace.spaces.nb201_table import ACCURACY_CSV
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
@@ -83,7 +83,7 @@ def test_cell_node_semantics_match_nb201() -> None:
 
 
 def test_parse_and_to_string_round_trip_all_15625(space) -> None:
-    path = _data(ACCURACY_FILE)
+    path = _data(ACCURACY_CSV)
     with open(path, newline="") as f:
         strings = [r["arch_str"] for r in csv.DictReader(f)]
     assert len(strings) == 15625
@@ -160,7 +160,7 @@ def test_flops_vs_naslib_error_bound_and_its_explanation(naslib_costs) -> None:
 
 def test_naslib_keys_decode_to_the_right_cells(naslib_costs) -> None:
     data, out = naslib_costs
-    with open(data / ACCURACY_FILE, newline="") as f:
+    with open(data / ACCURACY_CSV, newline="") as f:
         acc = {r["arch_str"]: float(r["cifar10valid_valid"]) for r in csv.DictReader(f)}
     rows = out["cifar10"]
     rho = spearmanr([r.val_accuracy for r, *_ in rows], [acc[r.arch] for r, *_ in rows]).statistic

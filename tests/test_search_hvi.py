@@ -12,11 +12,11 @@ import pytest
 from _benchmark_data import load_benchmark
 
 from nas.search.bench.benchmark import hv_gap_trace
-from nas.search.bench.nb201_table import NB201Table
 from nas.search.searchers.canonical import canonical_nb201
 from nas.search.searchers.hvi import hv_improvement_2d
 from nas.search.trial import hypervolume
 from nas.searchspace import get_space
+from nas.searchspace.spaces.nb201_table import NB201Table
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,11 @@ from _benchmark_data import load_benchmark
 from nas.errors import NasError
 from nas.predictors.proxy_cache import CachedProxy, make_proxy
 from nas.search.bench.benchmark import best_test_trace, hv_gap_trace, summarize
-from nas.search.bench.nb201_table import NB201Evaluator, NB201Table, hv_reference, hypervolume_2d, true_front
+from nas.search.bench.nb201_lookup import NB201Evaluator, hv_reference, hypervolume_2d, true_front
 from nas.search.searchers.registry import make_searcher
 from nas.search.trial import SearchResult, Trial
 from nas.searchspace import get_space
+from nas.searchspace.spaces.nb201_table import NB201Table
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nas.errors import NasError
-from nas.training.bench import RESULT_NAME, bench_train
+from nas.search.bench.train_bench import RESULT_NAME, bench_train
 
 # Two tiny hybrid networks on digits (resized to 1x32x32 as the bench does), 1 epoch on 64 images.
 SMALL = dict(spaces=("hybrid",), data="digits", samples=2, max_flops=10e6, epochs=1, seed=0, train_images=64,

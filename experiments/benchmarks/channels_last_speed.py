@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
+from nas.search.bench.train_bench import SPACE_INPUTS, sample_under
 from nas.searchspace import get_space
 from nas.training import load_dataset
-from nas.training.bench import SPACE_INPUTS, sample_under
 from nas.training.trainer import build_model
 
 

@@ -22,7 +22,8 @@ from scipy.stats import spearmanr
 
 from nas.hw_models.analytic import analytic_costs
 from nas.searchspace import get_space
-from nas.searchspace.spaces._nb201_data import ACCURACY_FILE, DATASETS, load_naslib_nb201, naslib_extra_flops
+from nas.searchspace.spaces._nb201_data import DATASETS, load_naslib_nb201, naslib_extra_flops
+from nas.searchspace.spaces.nb201_table import ACCURACY_CSV
 from nas.settings import benchmarks_dir
 
 
@@ -47,7 +48,7 @@ def compare(data, dataset: str) -> dict:
 
 def decoding_check(data) -> float:
     """Spearman of NASLib's cifar10 val accuracy vs NB201 cifar10-valid valid accuracy (same archs)."""
-    with open(data / ACCURACY_FILE, newline="") as f:
+    with open(data / ACCURACY_CSV, newline="") as f:
         acc = {r["arch_str"]: float(r["cifar10valid_valid"]) for r in csv.DictReader(f)}
     recs = load_naslib_nb201(data, "cifar10")
     return float(spearmanr([r.val_accuracy for r in recs], [acc[r.arch] for r in recs]).statistic)

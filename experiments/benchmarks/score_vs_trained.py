@@ -64,7 +64,7 @@ def from_run(run: Path) -> tuple[str, list[dict], dict]:
 
 
 def from_bench(path: Path) -> list[tuple[str, list[dict], dict]]:
-    from nas.training.bench import SPACE_INPUTS, sample_under
+    from nas.search.bench.train_bench import SPACE_INPUTS, sample_under
     from nas.training.datasets import dataset_signature
 
     doc = json.loads(path.read_text())
@@ -88,7 +88,7 @@ def bench_doc_from_log(path: Path, data: str, max_flops: float, epochs: int, see
     line names the space, the network's rank, its FLOPs and accuracies; the networks are re-drawn."""
     import re
 
-    from nas.training.bench import SPACE_INPUTS, sample_under
+    from nas.search.bench.train_bench import SPACE_INPUTS, sample_under
     from nas.training.datasets import dataset_signature
 
     found: dict[str, list[tuple[float, float, float]]] = {}

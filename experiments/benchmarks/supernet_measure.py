@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from nas.supernet.benchmark import measure
+from nas.search.bench.supernet_bench import measure
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from nas.supernet.benchmark import parity
+from nas.search.bench.supernet_bench import parity
 from nas.supernet.network import build_supernet
 
 INPUTS = {"mobilenet": "3x32x32", "nb201": "3x32x32", "hybrid": "3x64x64"}

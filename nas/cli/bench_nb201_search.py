@@ -51,7 +51,7 @@ def _queries(text: str | None, default: tuple[int, ...]) -> list[int]:
 
 def _task(job):
     import nas.search.bench.benchmark as b
-    from nas.search.bench.nb201_table import NB201Table
+    from nas.searchspace.spaces.nb201_table import NB201Table
 
     kind, strategy, dataset, device, seed, queries, data, cache = job
     table = NB201Table.load(data, latency=device is not None)
@@ -83,8 +83,8 @@ def run(args) -> int:
     from nas.errors import NasError
     from nas.predictors.proxy_cache import default_cache_dir
     from nas.search.bench.benchmark import summarize
-    from nas.search.bench.nb201_table import DATASETS, NB201Table
     from nas.search.searchers.registry import SEARCHERS
+    from nas.searchspace.spaces.nb201_table import DATASETS, NB201Table
     from nas.settings import benchmarks_dir
 
     mo = args.device is not None

@@ -34,7 +34,7 @@ def add_parser(bsub):
 def run(args) -> int:
     from nas.cli.cmd_supernet import space_settings
     from nas.errors import NasError
-    from nas.supernet.benchmark import measure, parity
+    from nas.search.bench.supernet_bench import measure, parity
     from nas.supernet.ddp_check import ddp_check
     from nas.supernet.network import build_supernet
 

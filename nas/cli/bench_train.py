@@ -16,7 +16,7 @@ def add_parser(bsub):
     p.add_argument("--spaces", default="hybrid,mobilenet,resnet,nb201", help="comma list (default: all four)")
     p.add_argument("--samples", type=int, default=10, help="networks per space (default 10)")
     p.add_argument("--max-flops", default="50M", help="FLOPs (MACs) limit per network (default 50M)")
-    p.add_argument("--epochs", type=int, default=20, help="epochs of the fixed schedule (default 20)")
+    p.add_argument("--epochs", type=int, default=30, help="epochs of the fixed schedule (default 30)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--data", default="mnist5k", help="dataset (default mnist5k)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and the training (default 0)")
@@ -36,7 +36,7 @@ def add_parser(bsub):
 def run(args) -> int:
     from nas.errors import NasError
     from nas.hw_models.budget import Budget
-    from nas.training.bench import bench_train
+    from nas.search.bench.train_bench import bench_train
 
     if args.samples < 1:
         raise NasError(f"--samples must be at least 1, got {args.samples}")

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from nas.search.bench.nb201_table import NB201Evaluator, NB201Table, hv_reference, hypervolume_2d, true_front
+from nas.search.bench.nb201_lookup import NB201Evaluator, hv_reference, hypervolume_2d, true_front
 from nas.search.loop.driver import DONE, SearchLoop
 from nas.search.loop.evaluation import run_evaluator
 from nas.search.searchers.registry import make_searcher
 from nas.searchspace.space import get_space
+from nas.searchspace.spaces.nb201_table import NB201Table
 
 
 @dataclass(frozen=True)

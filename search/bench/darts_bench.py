@@ -46,10 +46,10 @@ def nb201_darts_rows(methods: Sequence[str], seeds: int, data: str, epochs: int,
                      log: Callable[[str], None] = print) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One row per (method, seed): method, seed, arch, cifar10_test, search_seconds, peak_memory_mb; then
     one summary row per method (mean ± std of cifar10_test) and, with ``cost``, the cost ratios."""
-    from nas.search.bench.nb201_table import NB201Table
     from nas.search.searchers.darts import load_search_data
     from nas.search.searchers.registry import make_searcher
     from nas.searchspace.spaces.nb201 import NB201Space
+    from nas.searchspace.spaces.nb201_table import NB201Table
 
     table = NB201Table.load(benchmarks, latency=False)
     space = NB201Space()

@@ -15,7 +15,6 @@ from nas.searchspace.netspec import NetSpec
 from nas.searchspace.tensor_type import TensorType
 
 ZC_FILE = Path("nas_bench_suite_zero_samples") / "zc_nasbench201.json"
-ACCURACY_FILE = Path("nb201_accuracy") / "nb201_merged.csv"
 #: NASLib's op indices in its NB201 keys.
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 #: NASLib key positions are the edges (1,2),(1,3),(1,4),(2,3),(2,4),(3,4) on 1-based nodes; the arch

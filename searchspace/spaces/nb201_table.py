@@ -1,10 +1,11 @@
-"""NAS-Bench-201 as a lookup evaluator: validation accuracy (the search signal), test accuracy
-(reported, never shown to the searcher) and HELP latencies, for all 15,625 cells."""
+"""NAS-Bench-201's tables: validation and test accuracy on three datasets and HELP latencies on 27
+devices, for all 15,625 cells, indexed by ``nb201`` architectures. Read from the benchmark folder
+(``nas.settings.benchmarks_dir``), never downloaded."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from nas.errors import NasError
-from nas.search.loop.evaluation import Evaluation
 from nas.searchspace.architecture import Architecture
 
 ACCURACY_CSV = Path("nb201_accuracy") / "nb201_merged.csv"
@@ -116,44 +116,3 @@ def _load(folder: str, latency: bool) -> NB201Table:
                 raise NasError(f"{str(lat_path)!r} lists the cells in another order than {str(acc_path)!r}")
             cols.update({c: lat[c].to_numpy(np.float64) for c in lat.columns if c.endswith("_ms")})
     return NB201Table(tuple(acc.arch_str), cols, folder)
-
-
-@dataclass(frozen=True)
-class NB201Evaluator:
-    """One query = one architecture looked up: returns the dataset's validation accuracy as metric
-    ``valid`` (and ``latency_ms`` on ``device`` when given); the test accuracy only as ``info``."""
-
-    table: NB201Table
-    dataset: str = "cifar10"
-    device: str | None = None
-
-    def __call__(self, arch: Architecture) -> Evaluation:
-        i = self.table.index(arch)
-        metrics = {"valid": float(self.table.valid(self.dataset)[i])}
-        if self.device:
-            metrics["latency_ms"] = float(self.table.latency(self.device)[i])
-        return Evaluation(metrics, {"test": float(self.table.test(self.dataset)[i]), "index": i})
-
-
-def true_front(valid: np.ndarray, latency: np.ndarray) -> np.ndarray:
-    """Indices of the cells no other cell beats on both higher validation accuracy and lower latency."""
-    order = np.lexsort((-valid, latency))
-    front, best = [], -np.inf
-    for i in order:
-        if valid[i] > best:
-            front.append(int(i))
-            best = valid[i]
-    return np.asarray(front)
-
-
-def hv_reference(latency: np.ndarray) -> tuple[float, float]:
-    """The issue's reference point: (largest latency, 10% accuracy)."""
-    return float(latency.max()), 10.0
-
-
-def hypervolume_2d(valid: Sequence[float], latency: Sequence[float], reference: tuple[float, float]) -> float:
-    """Area dominated by points (maximise valid, minimise latency) up to ``reference`` (latency, valid)."""
-    from nas.search.trial import hypervolume
-
-    pts = np.column_stack([np.asarray(latency, float), -np.asarray(valid, float)])
-    return hypervolume(pts, np.array([reference[0], -reference[1]]))

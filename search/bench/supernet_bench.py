@@ -87,7 +87,7 @@ def step_cost(space: str, input: str, batch: int, steps: int = 3,
     fresh processes so neither inherits the other's memory) and each process's peak resident memory."""
     out: dict[str, Any] = {}
     for mode in ("largest", "sandwich"):
-        code = ("import json,sys; from nas.supernet.benchmark import _step_cost_child as f; "
+        code = ("import json,sys; from nas.search.bench.supernet_bench import _step_cost_child as f; "
                 f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps}, {settings!r})))")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         out[mode] = json.loads(res.stdout.strip().splitlines()[-1])

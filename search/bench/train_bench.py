@@ -107,7 +107,7 @@ def _load_done(path: Path, settings: dict[str, Any]) -> dict[str, dict[str, Any]
 
 
 def bench_train(spaces: Sequence[str] = tuple(SPACE_INPUTS), *, data: str = "mnist5k", samples: int = 10,
-                max_flops: float = 50e6, epochs: int = 20, seed: int = 0, goal: float = 0.985, jobs: int = 1,
+                max_flops: float = 50e6, epochs: int = 30, seed: int = 0, goal: float = 0.985, jobs: int = 1,
                 out: str | Path | None = None, log: Callable[[str], None] = lambda m: None,
                 **train_options: Any) -> dict[str, Any]:
     """Train ``samples`` seeded networks of every space (each at ``SPACE_INPUTS``) on ``data``, ``jobs``
