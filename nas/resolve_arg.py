@@ -12,14 +12,15 @@ from nas.searchspace.space import own_settings
 
 
 def resolve_arch_argument(
-    text: str, space: str | None = None, input: str | None = None
+    text: str, space: str | None = None, input: str | TensorType | None = None, num_classes: int | None = None
 ) -> tuple[NetSpec, Architecture | None]:
     """The NetSpec for ARCH and, when it came from a space, the Architecture.
 
     ARCH is tried as: an existing JSON file (an architecture written by the project, or a NetSpec);
-    a reference network name; an NB201 arch string ``|op~0|+|...|``.
+    a reference network name; an NB201 arch string ``|op~0|+|...|``. ``input`` and ``num_classes``, when
+    given (a dataset's), override those stored with an architecture; a NetSpec file is taken as it is.
     """
-    inp: TensorType | None = parse_input(input) if input else None
+    inp: TensorType | None = parse_input(input) if isinstance(input, str) else input
     if text.endswith(".json") or _is_file(text):
         if not _is_file(text):
             raise NasError(f"architecture file {text!r} does not exist")
@@ -34,7 +35,7 @@ def resolve_arch_argument(
         if space and space != arch.space:
             raise NasError(f"{text!r} holds a {arch.space!r} architecture, not {space!r}")
         cfg_input = parse_input(cfg["input"]) if isinstance(cfg.get("input"), str) else None
-        classes = cfg.get("num_classes")
+        classes = num_classes if num_classes is not None else cfg.get("num_classes")
         if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
             raise NasError(f"architecture file {text!r}: space_config num_classes {classes!r} is not a "
                            "positive integer")
@@ -43,9 +44,9 @@ def resolve_arch_argument(
     if text in REFERENCES:
         if space:
             raise NasError(f"{text!r} is a reference network; --space does not apply to it")
-        return reference_net(text, inp), None
+        return reference_net(text, inp, num_classes), None
     if text.startswith("|"):
-        sp = get_space(space or "nb201", input=inp)
+        sp = get_space(space or "nb201", input=inp, num_classes=num_classes)
         arch = sp.parse_string(text)
         return sp.resolve(arch), arch
     raise NasError(

@@ -18,6 +18,6 @@ def _load_builtin_references() -> None:
 REFERENCES: Registry[ReferenceBuilder] = Registry("reference network", loader=_load_builtin_references)
 
 
-def reference_net(name: str, input: TensorType | None = None, num_classes: int = 1000) -> NetSpec:
+def reference_net(name: str, input: TensorType | None = None, num_classes: int | None = None) -> NetSpec:
     """The NetSpec of a registered reference network (default input 3×224×224, 1000 classes)."""
-    return REFERENCES.get(name)(input or TensorType.map(3, 224, 224), num_classes)
+    return REFERENCES.get(name)(input or TensorType.map(3, 224, 224), 1000 if num_classes is None else num_classes)

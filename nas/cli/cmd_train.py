@@ -33,40 +33,14 @@ def add_parser(sub):
 
 def resolve_for_data(text: str, space: str | None, input_type, num_classes: int):
     """(NetSpec, Architecture or None, short name) of ARCH built for the data's input and classes."""
-    import json
     from pathlib import Path
 
-    from nas.errors import NasError
     from nas.resolve_arg import resolve_arch_argument
-    from nas.searchspace import NetSpec, get_space, load_architecture
-    from nas.searchspace.reference import REFERENCES, reference_net
-    from nas.searchspace.space import own_settings
 
-    p = Path(text)
-    if text.endswith(".json") or p.is_file():
-        if not p.is_file():
-            raise NasError(f"architecture file {text!r} does not exist")
-        try:
-            data = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise NasError(f"architecture file {text!r} is not JSON ({e})") from None
-        if isinstance(data, dict) and "layers" in data and "input" in data:
-            return NetSpec.from_json(data), None, p.stem
-        arch, cfg = load_architecture(p)
-        if space and space != arch.space:
-            raise NasError(f"{text!r} holds a {arch.space!r} architecture, not {space!r}")
-        sp = get_space(arch.space, input=input_type, num_classes=num_classes, **own_settings(cfg))
-        return sp.resolve(arch), arch, f"{arch.space}-{arch.digest()}"
-    if text in REFERENCES:
-        if space:
-            raise NasError(f"{text!r} is a reference network; --space does not apply to it")
-        return reference_net(text, input_type, num_classes), None, text
-    if text.startswith("|"):
-        sp = get_space(space or "nb201", input=input_type, num_classes=num_classes)
-        arch = sp.parse_string(text)
-        return sp.resolve(arch), arch, f"{arch.space}-{arch.digest()}"
-    resolve_arch_argument(text, space)  # raises its one-line error naming what ARCH may be
-    raise NasError(f"cannot read ARCH {text!r}")
+    spec, arch = resolve_arch_argument(text, space, input_type, num_classes)
+    if arch is not None:
+        return spec, arch, f"{arch.space}-{arch.digest()}"
+    return spec, None, Path(text).stem if text.endswith(".json") or Path(text).is_file() else text
 
 
 def check_training_memory(spec, batch_size: int, device: str) -> None:
