@@ -10,11 +10,12 @@ from _search_helpers import ToyNB201Score
 
 from nas.errors import NasError
 from nas.hw_models.budget import Budget
-from nas.search.app.space_eval import SpaceCosts, SpaceRef
+from nas.search.app.space_eval import SpaceCosts
 from nas.search.loop.driver import run_search
 from nas.search.loop.feasibility import check_budgets
 from nas.search.results.storage import MemoryStore, OptunaStore, sqlite_url
 from nas.search.searchers.registry import SEARCHERS, make_searcher
+from nas.search.space_ref import SpaceRef
 from nas.search.trial import SearchResult, Trial, hypervolume
 from nas.searchspace import Architecture, get_space
 

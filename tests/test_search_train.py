@@ -15,7 +15,8 @@ from nas.errors import NasError
 from nas.search.app.config import TRIAL_DEFINING, SearchConfig
 from nas.search.app.evaluators import EVALUATORS, EvaluatorFactory
 from nas.search.app.run import plan, search
-from nas.search.app.train_eval import EpochPruner, TrainEvaluator
+from nas.search.app.train_eval import TrainEvaluator
+from nas.search.loop.pruning import EpochPruner
 from nas.training.trainer import TrainResult
 
 
@@ -179,7 +180,7 @@ def test_killed_trained_trial_resumes_from_its_last_epoch(tmp_path: Path, monkey
 def test_an_architecture_in_training_elsewhere_gets_its_own_checkpoint_folder(tmp_path: Path, monkeypatch) -> None:
     """Two workers training the same architecture at once never share (or delete) one checkpoint folder."""
     from nas.lock import FolderLock
-    from nas.search.app.space_eval import SpaceRef
+    from nas.search.space_ref import SpaceRef
 
     seen: list[Path] = []
 

@@ -213,8 +213,8 @@ def test_supernet_train_bad_values(tmp_path, capsys):
 def test_search_with_the_supernet_evaluator_caches_per_architecture(tiny_checkpoint, tmp_path, capsys):
     import json
 
-    from nas.search.app.space_eval import SpaceRef
     from nas.search.app.supernet_eval import SupernetEvaluator
+    from nas.search.space_ref import SpaceRef
 
     _, path = tiny_checkpoint
     assert main(["search", "--space", "tiny_test", "--evaluator", "supernet", "--supernet", str(path), "--trials", "4",

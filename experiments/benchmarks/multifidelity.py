@@ -3,7 +3,7 @@
 Trained trials are deterministic for a seed and independent of pruning (a trial pruned after k epochs
 has the first k epochs of its unpruned history), and with ``--strategy random`` the trial sequence does
 not depend on results. So one unpruned `nas search --evaluator train --strategy random` run gives the
-pruned runs exactly: each pruner (nas.search.app.train_eval.EpochPruner, the one `--pruner` uses) is fed
+pruned runs exactly: each pruner (nas.search.loop.pruning.EpochPruner, the one `--pruner` uses) is fed
 the trials' histories in trial order. With --live, a real `--pruner` run's trials are checked against
 the simulation (they must agree trial by trial).
 
@@ -24,7 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nas.search.app.train_eval import EpochPruner, first_rung
+from nas.search.loop.pruning import EpochPruner, first_rung
 
 
 def load_trials(run: Path) -> list[dict]:
@@ -72,7 +72,7 @@ def main() -> None:
                                     "run's evaluator in a second process (trials both made must be identical)")
     ap.add_argument("--min-epochs", type=int, nargs="+",
                     help="the pruners' first rung (epochs before any decision), one result each "
-                         "(default: the one --pruner uses, nas.search.app.train_eval.first_rung)")
+                         "(default: the one --pruner uses, nas.search.loop.pruning.first_rung)")
     args = ap.parse_args()
     cfg = json.loads((Path(args.run) / "config.json").read_text())
     trials = load_trials(Path(args.run))

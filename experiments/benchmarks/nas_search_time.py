@@ -18,7 +18,8 @@ from pathlib import Path
 def baseline(n: int) -> float:
     import numpy as np
 
-    from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef
+    from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts
+    from nas.search.space_ref import SpaceRef
 
     ref = SpaceRef("hybrid")
     costs, score = SpaceCosts(ref, "gpu"), ScoreEvaluator(ref, "deepmad")

@@ -66,8 +66,9 @@ def run_seed(args: argparse.Namespace) -> dict[str, Any]:
     from nas.errors import NasError
     from nas.hw_models.budget import Budget
     from nas.search import make_searcher, run_search
-    from nas.search.app.space_eval import SpaceCosts, SpaceRef
+    from nas.search.app.space_eval import SpaceCosts
     from nas.search.loop.evaluation import CachedCosts, budget_violation
+    from nas.search.space_ref import SpaceRef
     from nas.training import TrainConfig, load_dataset
     from nas.training.datasets import Split
 

@@ -119,7 +119,8 @@ class _Setup:
 def _setup(name: str) -> _Setup:
     """The searcher's space with a FLOPs budget at the median of 16 seeded samples (so about half the
     space is over it)."""
-    from nas.search.app.space_eval import SpaceCosts, SpaceRef
+    from nas.search.app.space_eval import SpaceCosts
+    from nas.search.space_ref import SpaceRef
 
     traits = searcher_traits(name)
     if traits.needs_data:

@@ -21,8 +21,8 @@ from nas.searchspace.registry import Registry
 
 if TYPE_CHECKING:
     from nas.search.app.config import SearchConfig
-    from nas.search.app.space_eval import SpaceRef
     from nas.search.loop.evaluation import Evaluator
+    from nas.search.space_ref import SpaceRef
 
 DEFAULT_EVALUATOR = "score"
 

@@ -16,7 +16,7 @@ from nas.hw_models.budget import Budget
 from nas.predictors.score_choice import auto_score, auto_score_source
 from nas.search.app.config import SearchConfig
 from nas.search.app.result import RunResult
-from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts, SpaceRef, settings_of, targets_available
+from nas.search.app.space_eval import ScoreEvaluator, SpaceCosts
 from nas.search.loop.driver import OnTrial, run_search
 from nas.search.loop.evaluation import CachedCosts, Evaluator, budget_violation
 from nas.search.loop.feasibility import check_budgets
@@ -24,6 +24,7 @@ from nas.search.names import COST_METRICS, Direction, Metric
 from nas.search.results.storage import OptunaStore, TrialStore, sqlite_url
 from nas.search.searchers.registry import make_searcher
 from nas.search.searchers.searcher import Searcher
+from nas.search.space_ref import SpaceRef, settings_of, targets_available
 
 _ALIASES = {"latency": Metric.LATENCY_MS, "macs": Metric.FLOPS, "accuracy": Metric.SCORE}
 _DIRS = {"max": Direction.MAXIMIZE, "maximize": Direction.MAXIMIZE, "min": Direction.MINIMIZE,
@@ -143,7 +144,7 @@ def plan(config: SearchConfig) -> Plan:
     costs = CachedCosts(SpaceCosts(ref, target))
     target_model = None
     if target:
-        from nas.search.app.space_eval import load_target
+        from nas.search.space_ref import load_target
 
         target_model = str(load_target(target).describe())
     evaluator = factory(config, ref)

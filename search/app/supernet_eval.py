@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from nas.errors import NasError
 from nas.search.app.evaluators import EVALUATORS, EvaluatorFactory
-from nas.search.app.space_eval import settings_of
 from nas.search.loop.evaluation import Evaluation
+from nas.search.space_ref import settings_of
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.space import own_settings
 
 if TYPE_CHECKING:
     from nas.search.app.config import SearchConfig
-    from nas.search.app.space_eval import SpaceRef
+    from nas.search.space_ref import SpaceRef
 
 BN_IMAGES = 1000
 

@@ -125,7 +125,7 @@ def run_on_ray_tune(loop, evaluator: Evaluator, *, workers: int = 1, address: st
             if _epoch_scheduled(evaluator):
                 from ray.tune.schedulers import ASHAScheduler
 
-                from nas.search.app.train_eval import REDUCTION_FACTOR, first_rung
+                from nas.search.loop.pruning import REDUCTION_FACTOR, first_rung
 
                 scheduler = ASHAScheduler(time_attr="training_iteration", metric="valid_accuracy", mode="max",
                                           max_t=evaluator.config.epochs, grace_period=first_rung(evaluator.config.epochs),

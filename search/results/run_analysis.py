@@ -211,7 +211,7 @@ class RunFolder:
 
     @cached_property
     def space(self) -> SearchSpace:
-        from nas.search.app.space_eval import SpaceRef, settings_of
+        from nas.search.space_ref import SpaceRef, settings_of
         from nas.searchspace.space import own_settings
 
         sc = self.config.get("space_config", {})
@@ -222,7 +222,7 @@ class RunFolder:
     @cached_property
     def target(self) -> Any | None:
         """The latency target the run used (None when it had none)."""
-        from nas.search.app.space_eval import load_target
+        from nas.search.space_ref import load_target
 
         return load_target(self.config.get("target")) if self.config.get("latency_model") else None
 
