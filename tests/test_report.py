@@ -111,6 +111,20 @@ def test_convergence_tracks_best_and_hypervolume() -> None:
     assert df["hypervolume"].tolist() == pytest.approx([0.11, 0.21, 1.21, 1.21], abs=1e-12)
 
 
+def test_a_trial_scored_minus_infinity_leaves_the_scale_and_hypervolume_alone() -> None:
+    """A synflow of a dead network is -inf: it is the worst of the run but moves neither the objective
+    bounds nor the hypervolume (it used to turn every later hypervolume into NaN)."""
+    from nas.search.results.run_analysis import convergence, objective_bounds
+
+    pts = [(1.0, 1.0), (0.0, 0.0), (1.0, 0.0), (0.5, 0.5)]
+    r = _result(pts[:1] + [(-np.inf, 0.2)] + pts[1:], ("maximize", "minimize"))
+    lo, hi = objective_bounds([r])
+    assert lo.tolist() == [-1.0, 0.0] and hi.tolist() == [0.0, 1.0]
+    df = convergence(r)
+    assert df["best"].tolist() == [1.0] * 5
+    assert df["hypervolume"].tolist() == pytest.approx([0.11, 0.11, 0.21, 1.21, 1.21], abs=1e-12)
+
+
 def test_family_shares_count_networks_per_stage() -> None:
     from nas.search.results.run_analysis import family_shares
 

@@ -7,6 +7,7 @@ Pure data (numpy/pandas); the figures live in ``run_figures.py``, the HTML page 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -74,7 +75,11 @@ def objective_bounds(results: Sequence[SearchResult]) -> tuple[np.ndarray, np.nd
     allp = np.vstack(pts)
     if len(allp) == 0:
         raise NasError("no complete trial in these results")
-    return allp.min(axis=0), allp.max(axis=0)
+    finite = np.where(np.isfinite(allp), allp, np.nan)  # a ±inf score is off the scale, not its end
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an objective with no finite value: bounds 0, 0
+        lo, hi = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+    return np.nan_to_num(lo), np.nan_to_num(hi)
 
 
 def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
@@ -103,7 +108,7 @@ def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | No
             v0 = t.values[0]
             best = v0 if np.isnan(best) or sign * v0 < sign * best else best
             p = (min_form(np.array(t.values), result.directions) - lo) / span
-            if not np.any(np.all(front <= p, axis=1)):  # the front changes only when p is not dominated
+            if np.all(np.isfinite(p)) and not np.any(np.all(front <= p, axis=1)):  # the front changes only when p is not dominated
                 front = np.vstack([front, p])
                 front = front[nondominated_mask(front)]
                 hv = hypervolume(front, ref)

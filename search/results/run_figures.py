@@ -135,7 +135,9 @@ def parallel_figure(result: SearchResult, title: str = "") -> Figure:
         v = vals[:, m]
         logs = v.min() > 0 and v.max() / v.min() > 30
         w = np.log10(v) if logs else v
-        lo, hi = w.min(), w.max()
+        finite = w[np.isfinite(w)]  # a score can be ±inf (synflow of a dead network): drawn at its axis' end
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+        w = np.nan_to_num(w, nan=lo, posinf=hi, neginf=lo)
         s = (w - lo) / (hi - lo) if hi > lo else np.full_like(w, 0.5)
         scaled[:, m] = s if result.directions[m] == Direction.MAXIMIZE else 1 - s
         worst, best = (v.min(), v.max()) if result.directions[m] == Direction.MAXIMIZE else (v.max(), v.min())

@@ -119,7 +119,8 @@ def scan_plan(delta: torch.Tensor, a: torch.Tensor, longest: int = 32) -> tuple[
     """Tokens per chunk and the dtype of the chunked scan. A chunk's worst-case log-decay (tokens ·
     max Δ · max |A|) must stay inside the dtype's range so every exp and ratio is finite: float32 with
     the longest power-of-two chunk (≤ ``longest``, ≥ 8) that fits, else float64 (range ±700) with the
-    longest that fits there, so fast decay costs at most float64 arithmetic, not a token loop."""
+    longest that fits there, so fast decay costs at most float64 arithmetic, not a token loop. Past
+    float64's range within one token (a synflow pass with |θ|), chunks of one token: the recurrence."""
     rate = float(delta.detach().abs().max()) * float(a.detach().abs().max())
     for dtype, shortest in ((torch.float32, 8), (torch.float64, 1)):
         if dtype is torch.float32 and delta.dtype is torch.float64:
@@ -159,7 +160,10 @@ def _scan_forward(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torc
         e4 = torch.mul(torch.matmul(tri, dk[k])[..., None], a, out=es[k].view(bsz, chunk, ch, -1) if keep else None)
         e = e4.view(bsz, chunk, cs).exp_()
         x = (duk[k][..., None] * bk[k][:, :, None, :]).flatten(2)
-        h = torch.matmul(tri, x.div_(e), out=hs[k] if keep else None).add_(h0).mul_(e)
+        if chunk == 1:  # the recurrence itself: a decay past the dtype's range underflows to 0, never x / 0
+            h = torch.addcmul(x, e, h0, out=hs[k] if keep else None)
+        else:
+            h = torch.matmul(tri, x.div_(e), out=hs[k] if keep else None).add_(h0).mul_(e)
         y[k] = torch.einsum("btcs,bts->btc", h.view(bsz, chunk, ch, -1), ck[k])
         h0 = h[:, -1:]
     return y.transpose(0, 1).reshape(bsz, length, ch), hs, es
@@ -184,7 +188,7 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
     for k in reversed(range(len(hs))):
         d, du, bb, g, h, e = dk[k], duk[k], bk[k], gk[k], hs[k], es[k]
         q = (g[..., None] * ck[k][:, :, None, :]).flatten(2)
-        gh = torch.matmul(triu, q.mul_(e)).add_(g_in * e[:, -1:]).div_(e)
+        gh = q.add_(g_in) if chunk == 1 else torch.matmul(triu, q.mul_(e)).add_(g_in * e[:, -1:]).div_(e)
         g_in = torch.exp(d[:, :1, :, None] * a).flatten(2) * gh[:, :1]
         h4, gh4 = h.view(bsz, chunk, ch, st), gh.view(bsz, chunk, ch, st)
         gc[k] = torch.einsum("btc,btcs->bts", g, h4)
