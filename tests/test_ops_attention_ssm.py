@@ -17,7 +17,7 @@ from nas.errors import NasError
 from nas.searchspace import OPS
 from nas.searchspace.ops._attention_modules import relative_position_index
 from nas.searchspace.ops._formulas import fft_macs
-from nas.searchspace.ops._ssm_modules import fft_causal_conv, selective_scan
+from nas.searchspace.ops._ssm_modules import fft_causal_conv, scan_plan, selective_scan
 from nas.searchspace.ops.ssm_mamba import selective_scan_macs
 from nas.searchspace.ops.ssm_s4d import s4d_kernel_macs
 from nas.searchspace.tensor_type import TensorType
@@ -289,6 +289,7 @@ def test_chunked_scan_equals_the_token_loop_in_float32(rate: float, chunk: int |
             torch.randn(channels, generator=g)]
     xs = [x.clone().requires_grad_() for x in args]
     ref = [x.clone().requires_grad_() for x in args]
+    assert (scan_plan(args[1], args[2])[0] == 0) == (rate > 1000)  # the doubling scan, past float64's range
     y = selective_scan(*xs, chunk=chunk)
     y0 = naive_selective_scan(*ref)
     torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-5)

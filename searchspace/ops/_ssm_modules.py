@@ -119,18 +119,34 @@ def scan_plan(delta: torch.Tensor, a: torch.Tensor, longest: int = 32) -> tuple[
     """Tokens per chunk and the dtype of the chunked scan. A chunk's worst-case log-decay (tokens ·
     max Δ · max |A|) must stay inside the dtype's range so every exp and ratio is finite: float32 with
     the longest power-of-two chunk (≤ ``longest``, ≥ 8) that fits, else float64 (range ±700) with the
-    longest that fits there, so fast decay costs at most float64 arithmetic, not a token loop. Past
-    float64's range within one token (a synflow pass with |θ|), chunks of one token: the recurrence."""
+    longest that fits there, so fast decay costs at most float64 arithmetic, not a token loop. When not
+    even 8 tokens fit in float64 (a synflow pass with |θ| decays past e^−700 within a token), chunk 0:
+    one scan by recursive doubling, which multiplies decays and never divides by one."""
     rate = float(delta.detach().abs().max()) * float(a.detach().abs().max())
-    for dtype, shortest in ((torch.float32, 8), (torch.float64, 1)):
+    for dtype in (torch.float32, torch.float64):
         if dtype is torch.float32 and delta.dtype is torch.float64:
             continue
         t = longest
-        while t > shortest and t * rate > _LOG_RANGE[dtype]:
+        while t > 8 and t * rate > _LOG_RANGE[dtype]:
             t //= 2
-        if t * rate <= _LOG_RANGE[dtype] or dtype is torch.float64:
+        if t * rate <= _LOG_RANGE[dtype]:
             return t, dtype
-    raise AssertionError("unreachable")
+    return 0, torch.float64
+
+
+def _linear_scan(a: torch.Tensor, x: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+    """h_t = a_t·h_{t−1} + x_t along dim 1 (h before the first token is 0; from the end when ``reverse``)
+    by recursive doubling (Hillis & Steele): log2(L) vectorised steps, each composing a token with the
+    one ``offset`` before it; decays only multiply, so one that underflows to 0 is exact, not 0/0."""
+    if reverse:
+        a, x = a.flip(1), x.flip(1)
+    h, offset = x, 1
+    while offset < h.shape[1]:
+        h = torch.cat([h[:, :offset], torch.addcmul(h[:, offset:], a[:, offset:], h[:, :-offset])], 1)
+        if 2 * offset < h.shape[1]:
+            a = torch.cat([a[:, :offset], a[:, offset:] * a[:, :-offset]], 1)
+        offset *= 2
+    return h.flip(1) if reverse else h
 
 
 def _chunks(t: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -146,8 +162,11 @@ def _scan_forward(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torc
     Within a chunk, with e_t = exp(Σ_{r≤t} Δ_r·A) (the cumulative decay from the chunk start):
     h_t = e_t · (h_0 + Σ_{s≤t} x_s / e_s), x_s = (Δ_s·u_s) ⊗ B_s; the prefix sums are one
     lower-triangular matmul; chunks run in sequence, each starting from the last state of the one before.
+    Chunk 0 (``scan_plan``: decay past the dtype's range): one chunk of the whole sequence, h by
+    ``_linear_scan`` of the per-token decays e_t = exp(Δ_t·A), which are what ``es`` then holds.
     """
     bsz, length, ch = u.shape
+    doubling, chunk = chunk == 0, chunk or length
     n_chunks, cs = length // chunk, ch * a.shape[-1]
     dk, duk, bk, ck = (_chunks(t, chunk) for t in (delta, delta * u, b, c))
     y = u.new_empty(n_chunks, bsz, chunk, ch)
@@ -157,11 +176,14 @@ def _scan_forward(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: torc
     tri = torch.ones(chunk, chunk, dtype=u.dtype, device=u.device).tril_()
     for k in range(n_chunks):
         # Σ_{r≤t} Δ_r·A = (Σ_{r≤t} Δ_r)·A: the prefix sum runs over B×n×C, not B×n×C·S
-        e4 = torch.mul(torch.matmul(tri, dk[k])[..., None], a, out=es[k].view(bsz, chunk, ch, -1) if keep else None)
+        log_e = dk[k] if doubling else torch.matmul(tri, dk[k])
+        e4 = torch.mul(log_e[..., None], a, out=es[k].view(bsz, chunk, ch, -1) if keep else None)
         e = e4.view(bsz, chunk, cs).exp_()
         x = (duk[k][..., None] * bk[k][:, :, None, :]).flatten(2)
-        if chunk == 1:  # the recurrence itself: a decay past the dtype's range underflows to 0, never x / 0
-            h = torch.addcmul(x, e, h0, out=hs[k] if keep else None)
+        if doubling:
+            h = _linear_scan(e, x)
+            if keep:
+                hs[k] = h
         else:
             h = torch.matmul(tri, x.div_(e), out=hs[k] if keep else None).add_(h0).mul_(e)
         y[k] = torch.einsum("btcs,bts->btc", h.view(bsz, chunk, ch, -1), ck[k])
@@ -180,6 +202,7 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
     """
     bsz, length, ch = u.shape
     st = a.shape[-1]
+    doubling, chunk = chunk == 0, chunk or length
     uk, dk, duk, bk, ck, gk = (_chunks(t, chunk) for t in (u, delta, delta * u, b, c, gy))
     gu, gdelta, gb, gc = (torch.empty_like(t) for t in (uk, dk, bk, ck))
     ga = torch.zeros_like(a)
@@ -188,7 +211,10 @@ def _scan_backward(gy: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, a: to
     for k in reversed(range(len(hs))):
         d, du, bb, g, h, e = dk[k], duk[k], bk[k], gk[k], hs[k], es[k]
         q = (g[..., None] * ck[k][:, :, None, :]).flatten(2)
-        gh = q.add_(g_in) if chunk == 1 else torch.matmul(triu, q.mul_(e)).add_(g_in * e[:, -1:]).div_(e)
+        if doubling:  # gh_t = q_t + e_{t+1}·gh_{t+1}, from the end (one chunk: no g_in)
+            gh = _linear_scan(torch.cat([e[:, 1:], torch.zeros_like(e[:, :1])], 1), q, reverse=True)
+        else:
+            gh = torch.matmul(triu, q.mul_(e)).add_(g_in * e[:, -1:]).div_(e)
         g_in = torch.exp(d[:, :1, :, None] * a).flatten(2) * gh[:, :1]
         h4, gh4 = h.view(bsz, chunk, ch, st), gh.view(bsz, chunk, ch, st)
         gc[k] = torch.einsum("btc,btcs->bts", g, h4)
@@ -240,9 +266,10 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, a: torch.Tensor, b: tor
     chunk = min(chunk or planned, planned)
     keep = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, a, b, c))
     length = u.shape[1]
-    chunk = -(-length // -(-length // chunk))  # as many chunks as needed, evened out: a short sequence is not
-    # padded to a whole chunk (one token on a 1×1 grid padded to 64 made a hybrid network's training 30× slower)
-    pad = -length % chunk  # zero tokens after the end: Δ = 0 keeps the state, x = 0 adds nothing
+    if chunk:  # as many chunks as needed, evened out: a short sequence is not padded to a whole chunk
+        # (one token on a 1×1 grid padded to 64 made a hybrid network's training 30× slower)
+        chunk = -(-length // -(-length // chunk))
+    pad = -length % (chunk or length)  # zero tokens after the end: Δ = 0 keeps the state, x = 0 adds nothing
     args = [F.pad(t, (0, 0, 0, pad)) if pad else t for t in (u, delta, b, c)]
     args = [t.to(dtype) for t in (args[0], args[1], a, args[2], args[3])]
     y = _SelectiveScan.apply(*args, chunk, keep)
