@@ -130,7 +130,7 @@ def test_search_takes_the_space_settings_and_resume_keeps_them(tmp_path, capsys)
 def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) -> None:
     import functools
 
-    from nas.supernet import benchmark
+    from nas.search.bench import supernet_bench as benchmark
     from nas.training import datasets
 
     monkeypatch.setattr(benchmark, "step_cost", lambda *a, **k: {"sandwich_step_time_ratio": 4.0})

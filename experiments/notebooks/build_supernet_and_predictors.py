@@ -53,9 +53,9 @@ import pandas as pd
 import torch
 
 from nas.predictors.proxies import compute, data_batch
+from nas.search.bench.supernet_bench import kendall, spread_over_flops
 from nas.searchspace.space import SPACES
 from nas.supernet import build_supernet
-from nas.search.bench.supernet_bench import kendall, spread_over_flops
 from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
 from nas.training.datasets import load_dataset
 from nas.training.trainer import TrainConfig, build_model, train
