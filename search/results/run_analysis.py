@@ -108,7 +108,8 @@ def convergence(result: SearchResult, bounds: tuple[np.ndarray, np.ndarray] | No
             v0 = t.values[0]
             best = v0 if np.isnan(best) or sign * v0 < sign * best else best
             p = (min_form(np.array(t.values), result.directions) - lo) / span
-            if np.all(np.isfinite(p)) and not np.any(np.all(front <= p, axis=1)):  # the front changes only when p is not dominated
+            # the front changes only when p is finite and not dominated
+            if np.all(np.isfinite(p)) and not np.any(np.all(front <= p, axis=1)):
                 front = np.vstack([front, p])
                 front = front[nondominated_mask(front)]
                 hv = hypervolume(front, ref)
