@@ -236,6 +236,8 @@ CASES: list[Case] = [
       *R, expect="mixers=['nope'] not allowed"),
     C("supernet-width-mult-on-mobilenet", "supernet", "train", "--space", "mobilenet", "--data", "digits",
       "--width-mult", "0.5", *R, expect="does not take setting(s) width_mult"),
+    C("bench-supernet-bad-optimizer", "bench", "supernet", "--optimizer", "adam", "--out", "{d}/runs/b",
+      expect="--optimizer 'adam' not allowed"),
     C("bench-supernet-bad-rank-split", "bench", "supernet", "--rank-split", "train", "--out", "{d}/runs/b",
       expect="--rank-split 'train' not allowed"),
     C("bench-supernet-zero-standalone-seeds", "bench", "supernet", "--standalone-seeds", "0", "--out", "{d}/runs/b",
@@ -439,6 +441,18 @@ def test_second_writer_is_refused_naming_the_holder(in_sandbox: Path) -> None:
     with FolderLock(in_sandbox / "done"):
         o = run_cli([*D, "--trials", "4", "--out", "{d}/done", "--resume"], in_sandbox)
     o.assert_one_line_error(f"is in use by process {os.getpid()}")
+
+
+def test_supernet_commands_refuse_a_folder_in_use(in_sandbox: Path) -> None:
+    from nas.lock import FolderLock
+
+    with FolderLock(in_sandbox / "busy"):
+        trained = run_cli(["supernet", "train", "--space", "nb201", "--data", "digits", "--epochs", "1",
+                           "--out", "{d}/busy"], in_sandbox)
+        benched = run_cli(["bench", "supernet", "--subnets", "3", "--out", "{d}/busy"], in_sandbox)
+    for o in (trained, benched):
+        o.assert_one_line_error(f"is in use by process {os.getpid()}")
+    assert {p.name for p in (in_sandbox / "busy").iterdir()} <= {".nas.lock", ".nas.lock.holder.json"}
 
 
 # -- generated inputs -----------------------------------------------------------------------------

@@ -144,6 +144,8 @@ def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) 
     assert [r["standalone"] for r in first["rows"]] == [sum(p) / 2 for p in per_seed]
     assert -1.0 <= first["kendall_tau_seed_to_seed"] <= 1.0
     assert first["settings"]["space_settings"]["width_mult"] == 0.25
+    assert first["standalone_reused"] == 0
     again = benchmark.measure(**kw)  # the finished supernet in OUT/supernet is resumed, not retrained
     assert again["supernet"]["train_seconds"] == first["supernet"]["train_seconds"]
+    assert again["standalone_reused"] == 6  # 3 subnets x 2 seeds come from OUT/standalone.json
     assert again["rows"] == first["rows"]

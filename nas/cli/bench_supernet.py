@@ -24,6 +24,9 @@ def add_parser(bsub):
                    help="times each subnet is trained alone, seeds 0.. (reference: the mean; default 1)")
     p.add_argument("--subnets", type=int, default=24, help="subnets ranked (default 24)")
     p.add_argument("--bn-images", type=int, default=500, help="training images for BN recalibration (default 500)")
+    p.add_argument("--optimizer", default="sgd",
+                   help="sgd (Nesterov, the trainer's and nas supernet train's default) or adamw; used by the supernet, "
+                        "the stand-alone subnets and the from-scratch runs alike (default sgd)")
     p.add_argument("--rank-split", default="valid", help="split the ranking compares on: valid or test (default valid)")
     p.add_argument("--ddp-steps", type=int, default=10, help="steps of the DDP check (0: skip; default 10)")
     p.add_argument("--out", default="runs/bench-supernet", help="where the supernet and measure.json go")
@@ -34,6 +37,8 @@ def add_parser(bsub):
 def run(args) -> int:
     from nas.cli.cmd_supernet import space_settings
     from nas.errors import NasError
+    from nas.io import check_out_dir
+    from nas.lock import FolderLock
     from nas.search.bench.supernet_bench import measure, parity
     from nas.supernet.ddp_check import ddp_check
     from nas.supernet.network import build_supernet
@@ -44,14 +49,18 @@ def run(args) -> int:
             raise NasError(f"--{name.replace('_', '-')} {getattr(args, name)} not allowed; give an integer >= 1")
     if args.subnets < 3:
         raise NasError("--subnets must be at least 3 for a Kendall tau")
+    if args.optimizer not in ("sgd", "adamw"):
+        raise NasError(f"--optimizer {args.optimizer!r} not allowed; allowed: sgd, adamw")
     if args.rank_split not in ("valid", "test"):
         raise NasError(f"--rank-split {args.rank_split!r} not allowed; allowed: valid, test")
     settings = space_settings(args)
+    folder = check_out_dir(args.out)
     net = build_supernet(args.space, args.input, 10, seed=0, settings=settings)
-    out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
-    res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
-                  args.standalone_epochs, args.subnets, args.bn_images, "adamw", args.out, settings=settings,
-                  rank_split=args.rank_split, standalone_seeds=args.standalone_seeds)
+    with FolderLock(folder):
+        out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
+        res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
+                      args.standalone_epochs, args.subnets, args.bn_images, args.optimizer, folder, settings=settings,
+                      rank_split=args.rank_split, standalone_seeds=args.standalone_seeds)
     out.update({k: v for k, v in res.items() if k != "rows"})
     out["ddp_max_abs_diff"] = ddp_check(args.ddp_steps)["ddp_max_abs_diff"] if args.ddp_steps else None
     if args.format == "json":

@@ -69,9 +69,11 @@ def run(args) -> int:
     if args.supernet_command != "train":
         args._parser.print_help()
         return 2
-    from pathlib import Path
+    import contextlib
 
     from nas.errors import NasError
+    from nas.io import check_out_dir
+    from nas.lock import FolderLock
     from nas.supernet.network import build_supernet
     from nas.supernet.train import SupernetTrainConfig, train_supernet
     from nas.training.datasets import load_dataset
@@ -79,7 +81,7 @@ def run(args) -> int:
     config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, sampler=args.sampler,
                                  num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
                                  seed=args.seed, max_steps=args.max_steps)
-    out = Path(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
+    out = check_out_dir(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
     if args.resume and not (out / "supernet.pt").is_file():
         raise NasError(f"nothing to resume: no supernet.pt in {str(out)!r}")
     if not args.resume and (out / "supernet.pt").exists():
@@ -88,9 +90,12 @@ def run(args) -> int:
     net = build_supernet(args.space, data.input_type, data.num_classes, seed=args.seed, settings=space_settings(args))
     dist = _init_distributed()
     try:
-        if not args.no_progress:
-            print(f"nas supernet train: {data.describe()}; space {args.space}; out {out}", file=sys.stderr)
-        result = train_supernet(net, data, config, out_dir=out, resume=args.resume, progress=not args.no_progress)
+        # rank 0 alone writes the folder (train_supernet), so rank 0 alone holds its lock
+        with FolderLock(out) if dist is None or dist.get_rank() == 0 else contextlib.nullcontext():
+            if not args.no_progress:
+                print(f"nas supernet train: {data.describe()}; space {args.space}; out {out}", file=sys.stderr)
+            result = train_supernet(net, data, config, out_dir=out, resume=args.resume,
+                                    progress=not args.no_progress)
     finally:
         if dist is not None:
             dist.destroy_process_group()

@@ -123,6 +123,37 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
                      for a, f, p, s, sa, i, n in zip(archs, flops, params, syn, standalone, inherited, no_recal)]}
 
 
+STANDALONE_NAME = "standalone.json"
+
+
+class StandaloneCache:
+    """Stand-alone accuracies already measured, in ``path`` (written atomically after each network), so
+    an interrupted bench, or another bench on the same subnets with another supernet, does not train
+    them again. Entries count only under the same ``key`` (schedule, space, data); another key starts
+    the file afresh."""
+
+    def __init__(self, path: Path, key: dict[str, Any]) -> None:
+        from nas.io import read_json
+
+        self.path, self.key = path, json.loads(json.dumps(key))
+        old = read_json(path, "stand-alone results") if path.is_file() else None
+        self.results: dict[str, dict[str, float]] = (old["results"] if isinstance(old, dict)
+                                                     and old.get("key") == self.key else {})
+        self.reused = 0
+
+    def get(self, arch: Architecture, seed: int) -> dict[str, float] | None:
+        got = self.results.get(f"{arch.digest()}/{seed}")
+        self.reused += got is not None
+        return got
+
+    def put(self, arch: Architecture, seed: int, accs: dict[str, float]) -> dict[str, float]:
+        from nas.io import write_json_atomic
+
+        self.results[f"{arch.digest()}/{seed}"] = accs
+        write_json_atomic(self.path, {"key": self.key, "results": self.results}, indent=1)
+        return accs
+
+
 def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int = 1500, batch: int = 50,
             supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
             optimizer: str = "adamw", out: str | Path = "runs/supernet-measure",
@@ -178,17 +209,22 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     net.eval()
     archs = spread_over_flops(net, subnets, seed=1)
     sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
+    cache = StandaloneCache(out / STANDALONE_NAME, {"config": sa_cfg.to_json(), "space": net.config(),
+                                                    "data": data.name, "train_images": train_images})
     per_seed: list[list[float]] = []
     t = time.time()
     for a in archs:
         accs = []
         for sd in range(standalone_seeds):
-            r = train(build_model(net.space.resolve(a), seed=sd), data, replace(sa_cfg, seed=sd),
-                      evaluate_test=rank_split == "test")
-            accs.append(r.test_accuracy if rank_split == "test" else r.valid_accuracy)
+            got = cache.get(a, sd)
+            if got is None:
+                r = train(build_model(net.space.resolve(a), seed=sd), data, replace(sa_cfg, seed=sd))
+                got = cache.put(a, sd, {"valid": r.valid_accuracy, "test": r.test_accuracy})
+            accs.append(got[rank_split])
         per_seed.append(accs)
         res["standalone_partial"] = per_seed
         save()
+    res["standalone_reused"] = cache.reused
     standalone = [float(np.mean(accs)) for accs in per_seed]
     res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
     res.update(ranking(net, data, archs, standalone, bn_images=bn_images, split=rank_split))
