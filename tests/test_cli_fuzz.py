@@ -212,6 +212,8 @@ CASES: list[Case] = [
       expect="unknown space 'quantum'"),
     C("supernet-zero-epochs", "supernet", "train", "--space", "nb201", "--data", "digits", "--epochs", "0", *R,
       expect="epochs=0 not allowed"),
+    C("supernet-bad-optimizer", "supernet", "train", "--space", "nb201", "--data", "digits", "--optimizer", "lamb", *R,
+      expect="optimizer='lamb' not allowed"),
     C("extract-missing-checkpoint", "extract", "{d}/nope.pt", "--arch", "largest", "-o", "{d}/m.pt",
       expect="does not exist"),
     C("extract-corrupt-checkpoint", "extract", "{d}/trunc.json", "--arch", "largest", "-o", "{d}/m.pt",

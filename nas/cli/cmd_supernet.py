@@ -18,7 +18,8 @@ def add_parser(sub):
     add_space_settings(t)
     t.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     t.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
-    t.add_argument("--lr", type=float, help="peak learning rate (default: 0.05 x batch/128)")
+    t.add_argument("--optimizer", default="sgd", help="sgd (Nesterov, default) or adamw")
+    t.add_argument("--lr", type=float, help="peak learning rate (default: SGD 0.05 x batch/128, AdamW 2e-3)")
     t.add_argument("--sampler", default="uniform", help="subnet sampling: uniform or flops (default: uniform)")
     t.add_argument("--num-random", type=int, default=2, help="random subnets per step besides the extremes (default: 2)")
     t.add_argument("--no-distill", action="store_true", help="train the subnets on labels, not on the largest's output")
@@ -78,7 +79,8 @@ def run(args) -> int:
     from nas.supernet.train import SupernetTrainConfig, train_supernet
     from nas.training.datasets import load_dataset
 
-    config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, sampler=args.sampler,
+    config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                                 sampler=args.sampler,
                                  num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
                                  seed=args.seed, max_steps=args.max_steps)
     out = check_out_dir(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
