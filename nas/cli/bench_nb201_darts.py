@@ -35,8 +35,8 @@ def add_parser(sub):
 def run(args) -> int:
     import sys
 
+    from nas.cli._options import parse_options
     from nas.cli._output import emit_json, table
-    from nas.cli.cmd_search import _options
     from nas.errors import NasError
     from nas.search.bench.darts_bench import nb201_darts_rows
 
@@ -47,7 +47,7 @@ def run(args) -> int:
     if args.seeds < 1:
         raise NasError(f"--seeds {args.seeds} not allowed; give an integer >= 1")
     rows, summary = nb201_darts_rows(methods, args.seeds, args.data, args.epochs, args.train_size, args.channels,
-                                     args.cells, _options(args.option), cost=args.cost,
+                                     args.cells, parse_options(args.option, "--option"), cost=args.cost,
                                      benchmarks=args.benchmarks,
                                      log=lambda m: print(m, file=sys.stderr))
     if args.format == "json":

@@ -27,6 +27,9 @@ def add_parser(bsub):
     p.add_argument("--optimizer", default="sgd",
                    help="sgd (Nesterov, the trainer's and nas supernet train's default) or adamw; used by the supernet, "
                         "the stand-alone subnets and the from-scratch runs alike (default sgd)")
+    p.add_argument("--supernet-option", action="append", metavar="KEY=VALUE",
+                   help="supernet training setting, repeatable (SupernetTrainConfig field, e.g. num_random=4, "
+                        "distill=false, sampler=flops)")
     p.add_argument("--rank-split", default="valid", help="split the ranking compares on: valid or test (default valid)")
     p.add_argument("--ddp-steps", type=int, default=10, help="steps of the DDP check (0: skip; default 10)")
     p.add_argument("--out", default="runs/bench-supernet", help="where the supernet and measure.json go")
@@ -35,11 +38,12 @@ def add_parser(bsub):
 
 
 def run(args) -> int:
+    from nas.cli._options import parse_options
     from nas.cli.cmd_supernet import space_settings
     from nas.errors import NasError
     from nas.io import check_out_dir
     from nas.lock import FolderLock
-    from nas.search.bench.supernet_bench import measure, parity
+    from nas.search.bench.supernet_bench import measure, parity, supernet_config
     from nas.supernet.ddp_check import ddp_check
     from nas.supernet.network import build_supernet
 
@@ -53,6 +57,8 @@ def run(args) -> int:
         raise NasError(f"--optimizer {args.optimizer!r} not allowed; allowed: sgd, adamw")
     if args.rank_split not in ("valid", "test"):
         raise NasError(f"--rank-split {args.rank_split!r} not allowed; allowed: valid, test")
+    options = parse_options(args.supernet_option, "--supernet-option")
+    supernet_config(args.supernet_epochs, args.batch, args.bn_images, args.optimizer, options)  # fails fast
     settings = space_settings(args)
     folder = check_out_dir(args.out)
     net = build_supernet(args.space, args.input, 10, seed=0, settings=settings)
@@ -60,7 +66,8 @@ def run(args) -> int:
         out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
         res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
                       args.standalone_epochs, args.subnets, args.bn_images, args.optimizer, folder, settings=settings,
-                      rank_split=args.rank_split, standalone_seeds=args.standalone_seeds)
+                      rank_split=args.rank_split, standalone_seeds=args.standalone_seeds,
+                      supernet_options=options)
     out.update({k: v for k, v in res.items() if k != "rows"})
     out["ddp_max_abs_diff"] = ddp_check(args.ddp_steps)["ddp_max_abs_diff"] if args.ddp_steps else None
     if args.format == "json":

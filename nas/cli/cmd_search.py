@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nas.cli._options import parse_options
 from nas.cli._output import add_format
 
 
@@ -58,31 +59,6 @@ def add_parser(sub):
     return p
 
 
-def _options(items):
-    import json
-    import math
-
-    from nas.errors import NasError
-
-    out = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise NasError(f"--option {item!r}: expected KEY=VALUE")
-        if not key.isidentifier():
-            raise NasError(f"--option {item!r}: {key!r} is not an option name (letters, digits, _)")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-        except RecursionError:
-            raise NasError(f"--option {key}: the value is nested too deeply") from None
-        if isinstance(out[key], float) and not math.isfinite(out[key]):
-            raise NasError(f"--option {key}={value}: the value must be a finite number")
-    return out
-
-
 def _config(args):
     from nas.search.app.config import SearchConfig
 
@@ -106,11 +82,11 @@ def _config(args):
 
         raise NasError(f"--rho must be a positive finite number, got {args.rho}")
     if args.option or args.rho is not None:
-        over["strategy_options"] = {**base.strategy_options, **_options(args.option)}
+        over["strategy_options"] = {**base.strategy_options, **parse_options(args.option, "--option")}
         if args.rho is not None:
             over["strategy_options"]["rho"] = args.rho
     if args.train_option:
-        over["train_options"] = {**base.train_options, **_options(args.train_option)}
+        over["train_options"] = {**base.train_options, **parse_options(args.train_option, "--train-option")}
     from nas.cli.cmd_supernet import space_settings
 
     if space_settings(args):

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
 from nas.searchspace.architecture import Architecture
 from nas.supernet.network import Supernet, build_supernet
+from nas.supernet.train import SupernetTrainConfig
 from nas.training.datasets import DatasetSplits
 
 
@@ -51,7 +53,7 @@ def spread_over_flops(net: Supernet, n: int, seed: int = 0, pool: int = 400) -> 
 def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int,
                      settings: dict[str, Any] | None = None) -> dict[str, float]:
     from nas.supernet.sampling import make_sampler
-    from nas.supernet.train import SupernetTrainConfig, sandwich_step, step_archs
+    from nas.supernet.train import sandwich_step, step_archs
 
     torch.manual_seed(0)
     net = build_supernet(space, input, 10, settings=settings).train()
@@ -123,6 +125,19 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
                      for a, f, p, s, sa, i, n in zip(archs, flops, params, syn, standalone, inherited, no_recal)]}
 
 
+def supernet_config(epochs: int, batch: int, bn_images: int, optimizer: str,
+                    options: dict[str, Any] | None = None) -> SupernetTrainConfig:
+    """The bench's supernet settings: its own flags plus ``options`` (other ``SupernetTrainConfig``
+    fields); a one-line NasError for an unknown field, a bad value, or a field one of the flags sets."""
+    flagged = {"epochs": "--supernet-epochs", "batch_size": "--batch", "bn_images": "--bn-images",
+               "optimizer": "--optimizer"}
+    for key in options or {}:
+        if key in flagged:
+            raise NasError(f"supernet option {key!r} is set by {flagged[key]}, not --supernet-option")
+    base = SupernetTrainConfig(epochs=epochs, batch_size=batch, bn_images=bn_images, optimizer=optimizer)
+    return SupernetTrainConfig.from_json({**base.to_json(), **(options or {})})
+
+
 STANDALONE_NAME = "standalone.json"
 
 
@@ -158,7 +173,7 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
             supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
             optimizer: str = "adamw", out: str | Path = "runs/supernet-measure",
             settings: dict[str, Any] | None = None, rank_split: str = "valid",
-            standalone_seeds: int = 1) -> dict[str, Any]:
+            standalone_seeds: int = 1, supernet_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
     of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
     largest and smallest subnets. The ranking compares accuracies on ``rank_split`` (valid or test;
@@ -166,24 +181,28 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     subnet is trained alone ``standalone_seeds`` times (weights and data order seeded 0, 1, ...); the
     reference is the mean, and with two or more seeds ``kendall_tau_seed_to_seed`` (seed 0 vs seed 1)
     shows how far the reference ranking itself is noise. A finished (or interrupted) supernet already
-    in ``out/supernet`` with the same settings is resumed, not retrained. Writes ``out/measure.json`` as it goes; returns the same object."""
+    in ``out/supernet`` with the same settings is resumed, not retrained; so are stand-alone results in
+    ``out/standalone.json``. ``supernet_options`` sets other ``SupernetTrainConfig`` fields (e.g.
+    ``num_random``, ``distill``, ``sampler``). Writes ``out/measure.json`` as it goes; returns the same
+    object."""
     import os
     from dataclasses import replace
 
-    from nas.errors import NasError
     from nas.io import write_json_atomic
-    from nas.supernet.train import SupernetTrainConfig, subnet_accuracy, train_supernet
+    from nas.supernet.train import subnet_accuracy, train_supernet
     from nas.training.datasets import Split, load_dataset
     from nas.training.trainer import TrainConfig, build_model, train
 
     if rank_split not in ("valid", "test"):
         raise NasError(f"rank split {rank_split!r} not allowed; allowed: valid, test")
+    cfg = supernet_config(supernet_epochs, batch, bn_images, optimizer, supernet_options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     run_settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
                 "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
                 "bn_images": bn_images, "optimizer": optimizer, "space_settings": settings or {},
-                    "rank_split": rank_split, "standalone_seeds": standalone_seeds}
+                    "rank_split": rank_split, "standalone_seeds": standalone_seeds,
+                    "supernet_options": supernet_options or {}}
     res: dict[str, Any] = {"settings": run_settings, "loadavg_start": os.getloadavg()}
 
     def save() -> None:
@@ -199,7 +218,6 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     data = replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
     res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
     net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings)
-    cfg = SupernetTrainConfig(epochs=supernet_epochs, batch_size=batch, bn_images=bn_images, optimizer=optimizer)
     t = time.time()
     sres = train_supernet(net, data, cfg, out_dir=out / "supernet",
                           resume=(out / "supernet" / "supernet.pt").is_file())
