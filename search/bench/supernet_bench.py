@@ -125,6 +125,18 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
                      for a, f, p, s, sa, i, n in zip(archs, flops, params, syn, standalone, inherited, no_recal)]}
 
 
+def bench_data(input: str, train_images: int) -> DatasetSplits:
+    """mnist5k at ``input`` with a seeded random ``train_images`` subset of its training split (a prefix
+    of a split stored class by class would hold few classes); valid and test whole."""
+    from dataclasses import replace
+
+    from nas.training.datasets import Split, load_dataset
+
+    data = load_dataset("mnist5k", resize=input)
+    pick = torch.from_numpy(np.random.default_rng(0).permutation(len(data.train))[:train_images])
+    return replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
+
+
 def supernet_config(epochs: int, batch: int, bn_images: int, optimizer: str,
                     options: dict[str, Any] | None = None) -> SupernetTrainConfig:
     """The bench's supernet settings: its own flags plus ``options`` (other ``SupernetTrainConfig``
@@ -190,7 +202,6 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
 
     from nas.io import write_json_atomic
     from nas.supernet.train import subnet_accuracy, train_supernet
-    from nas.training.datasets import Split, load_dataset
     from nas.training.trainer import TrainConfig, build_model, train
 
     if rank_split not in ("valid", "test"):
@@ -212,10 +223,7 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     res["step_cost"] = step_cost(space, input, batch, settings=settings)
     res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
     save()
-    data = load_dataset("mnist5k", resize=input)
-    # a seeded random subset (a prefix of a split stored class by class would hold few classes)
-    pick = torch.from_numpy(np.random.default_rng(0).permutation(len(data.train))[:train_images])
-    data = replace(data, train=Split(data.train.x[pick], data.train.y[pick]))
+    data = bench_data(input, train_images)
     res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
     net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings)
     t = time.time()
