@@ -51,10 +51,11 @@ class ElasticPosition(nn.Module):
 ELASTIC: Registry[Callable[[OpSpec, Sequence[Case]], ElasticPosition]] = Registry("elastic op")
 
 
-def build_position(op: str, cases: Sequence[Case]) -> ElasticPosition:
+def build_position(op: str, cases: Sequence[Case], **options: Any) -> ElasticPosition:
+    """The position of ``op`` over ``cases``; ``options`` go to the op's registered builder."""
     spec = OPS.get(op)
     builder = ELASTIC.get(op) if op in ELASTIC else SlicedPosition
-    return builder(spec, cases)
+    return builder(spec, cases, **options)
 
 
 def _quiet_build(spec: OpSpec, t: TensorType, hp: HParams, device: str | None = None) -> nn.Module:

@@ -1,5 +1,5 @@
-"""The elastic MetaFormer block: norms and channel MLP shared by every mixer choice, one weight set per
-mixer (each itself elastic in width through its op's own position)."""
+"""The elastic MetaFormer block: one weight set per mixer (each itself elastic in width through its op's
+own position); the norms and channel MLP (the body) shared by every mixer choice, or one body per mixer."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from nas.searchspace.op_spec import OPS, OpSpec
 from nas.supernet.elastic import ELASTIC, Case, ElasticPosition, SlicedPosition, build_position
 
 BODY_MIXER = "identity"
+#: How the blocks' bodies (norms and channel MLP) are held: one for all mixer choices, or one per mixer.
+BODIES = ("shared", "per-mixer")
 
 
 def _body_hp(hp: HParams) -> HParams:
@@ -25,12 +27,26 @@ def _body_hp(hp: HParams) -> HParams:
 class MetaFormerPosition(ElasticPosition):
     """``body``: the block with an identity mixer (norm1, norm2, MLP), sliced in width and MLP ratio,
     one set per layout (map: GroupNorm + 1×1 convs; sequence: LayerNorm + Linear); ``mixers``: one
-    elastic position per mixer op. The forward pass is ``MetaFormerModule.forward`` with these parts."""
+    elastic position per mixer op. The forward pass is ``MetaFormerModule.forward`` with these parts.
 
-    def __init__(self, spec: OpSpec, cases: Sequence[Case]) -> None:
+    ``body="per-mixer"`` keeps one body per mixer op (``bodies[op]``) instead of one shared by all: a
+    parameter-free mixer then no longer borrows an MLP the other mixers trained, which ranked subnets
+    closer to their stand-alone training on hybrid (docs/supernet.md), at the cost of one MLP per mixer."""
+
+    def __init__(self, spec: OpSpec, cases: Sequence[Case], body: str = "shared") -> None:
         super().__init__()
+        from nas.errors import NasError
+
+        if body not in BODIES:
+            raise NasError(f"body {body!r} not allowed; allowed: {', '.join(BODIES)}")
         self.spec = spec
-        self.body = SlicedPosition(spec, [(t, _body_hp(hp)) for t, hp in cases])
+        if body == "shared":
+            self.body = SlicedPosition(spec, [(t, _body_hp(hp)) for t, hp in cases])
+        else:
+            per_body: dict[str, list[Case]] = {}
+            for t, hp in cases:
+                per_body.setdefault(hp["mixer"], []).append((t, _body_hp(hp)))
+            self.bodies = nn.ModuleDict({m: SlicedPosition(spec, cs) for m, cs in sorted(per_body.items())})
         per_mixer: dict[str, list[Case]] = {}
         for t, hp in cases:
             full = OPS.get(hp["mixer"]).check(t, hp["mixer_hp"])
@@ -39,7 +55,7 @@ class MetaFormerPosition(ElasticPosition):
                 seen.append((t, full))
         self.mixers = nn.ModuleDict({m: build_position(m, cs) for m, cs in sorted(per_mixer.items())})
 
-    def _parts(self, layer: Layer) -> tuple[Layer, Layer, ElasticPosition]:
+    def _parts(self, layer: Layer) -> tuple[Layer, SlicedPosition, Layer, ElasticPosition]:
         hp, t = layer.hp, layer.in_type
         body = Layer(layer.name, layer.op, _body_hp(hp), t, t)
         mixer = Layer(f"{layer.name}.mixer", hp["mixer"], OPS.get(hp["mixer"]).check(t, hp["mixer_hp"]), t, t)
@@ -47,18 +63,19 @@ class MetaFormerPosition(ElasticPosition):
 
         if hp["mixer"] not in self.mixers:
             raise NasError(f"layer {layer.name!r}: mixer {hp['mixer']!r} is outside the supernet")
-        return body, mixer, self.mixers[hp["mixer"]]
+        body_pos = self.bodies[hp["mixer"]] if hasattr(self, "bodies") else self.body
+        return body, body_pos, mixer, self.mixers[hp["mixer"]]
 
     def check(self, layer: Layer) -> None:
-        body, mixer, pos = self._parts(layer)
-        self.body.check(body)
+        body, body_pos, mixer, pos = self._parts(layer)
+        body_pos.check(body)
         pos.check(mixer)
 
     def forward(self, x: torch.Tensor, layer: Layer) -> torch.Tensor:
-        body, mixer, pos = self._parts(layer)
-        key, skel = self.body._skeleton(body)
+        body, body_pos, mixer, pos = self._parts(layer)
+        key, skel = body_pos._skeleton(body)
         skel.train(self.training)
-        tensors = self.body._slices(key, {n: v.shape for n, v in _shared(skel).items()})
+        tensors = body_pos._slices(key, {n: v.shape for n, v in _shared(skel).items()})
 
         def run(name: str, h: torch.Tensor) -> torch.Tensor:
             sub = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
@@ -68,8 +85,8 @@ class MetaFormerPosition(ElasticPosition):
         return x + run("mlp", run("norm2", x))
 
     def extract(self, layer: Layer) -> nn.Module:
-        body, mixer, pos = self._parts(layer)
-        module = self.body.extract(body)
+        body, body_pos, mixer, pos = self._parts(layer)
+        module = body_pos.extract(body)
         module.mixer = pos.extract(mixer)
         return module.train(self.training)
 

@@ -20,6 +20,7 @@ from nas.searchspace.spaces._canonical import CanonicalSpace
 from nas.searchspace.tensor_type import TensorType, parse_input
 from nas.supernet import metaformer, nb201_cell  # noqa: F401  (register their elastic builders)
 from nas.supernet.elastic import ElasticPosition, build_position
+from nas.supernet.metaformer import BODIES
 
 SPEC_CACHE = 4096
 
@@ -92,11 +93,18 @@ class Supernet(nn.Module):
     naming the gene or layer, before any tensor work. ``extract(arch)`` returns the module that
     ``space.resolve(arch).build()`` builds, with the supernet's weights copied, giving the same
     outputs in eval mode.
+
+    ``body`` (spaces of MetaFormer blocks, i.e. hybrid): ``"shared"`` (default) holds one body (norms
+    and channel MLP) per block for every mixer choice, ``"per-mixer"`` one per mixer choice.
+    ``options()`` returns the non-default settings, which checkpoints store next to ``config()``.
     """
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: SearchSpace, body: str = "shared") -> None:
         super().__init__()
         self.space = space
+        if body not in BODIES:
+            raise NasError(f"supernet body {body!r} not allowed; allowed: {', '.join(BODIES)}")
+        self.body = body
         cases: dict[str, dict[str, list]] = {}
         for a in covering_archs(space):
             for layer in space.resolve(a).layers:
@@ -104,10 +112,14 @@ class Supernet(nn.Module):
                 seen = per_op.setdefault(layer.op, [])
                 if (layer.in_type, layer.hp) not in seen:
                     seen.append((layer.in_type, layer.hp))
+        if body != "shared" and not any("metaformer" in per_op for per_op in cases.values()):
+            raise NasError(f"supernet body {body!r} needs MetaFormer blocks (space hybrid); space "
+                           f"{space.name!r} has none; allowed here: shared")
         self.positions = nn.ModuleDict()
         for name in cases:
             self.positions[self._pos(name)] = nn.ModuleDict(
-                {op: build_position(op, cs) for op, cs in cases[name].items()})
+                {op: build_position(op, cs, **({"body": body} if op == "metaformer" else {}))
+                 for op, cs in cases[name].items()})
         self._specs: OrderedDict[Architecture, NetSpec] = OrderedDict()
         self._extremes: dict[str, Architecture] = {}
 
@@ -121,6 +133,10 @@ class Supernet(nn.Module):
 
     def config(self) -> dict[str, Any]:
         return self.space.config()
+
+    def options(self) -> dict[str, Any]:
+        """Settings of the supernet itself (not of its space) that differ from the defaults."""
+        return {} if self.body == "shared" else {"body": self.body}
 
     def largest(self) -> Architecture:
         """The subnet with the most FLOPs (``extreme_arch``)."""
@@ -184,9 +200,10 @@ class Supernet(nn.Module):
 
 def build_supernet(space: str | SearchSpace, input: TensorType | str | None = None,
                    num_classes: int | None = None, seed: int = 0,
-                   settings: Mapping[str, Any] | None = None) -> Supernet:
+                   settings: Mapping[str, Any] | None = None, body: str = "shared") -> Supernet:
     """A supernet of ``space`` (a name or a space object) with initial weights fixed by ``seed``;
-    ``settings`` are the named space's extra settings (e.g. hybrid's ``width_mult``)."""
+    ``settings`` are the named space's extra settings (e.g. hybrid's ``width_mult``); ``body`` as in
+    ``Supernet``."""
     if isinstance(space, str):
         inp = parse_input(input) if isinstance(input, str) else input
         cfg = {"space": space, "num_classes": num_classes, **(settings or {})}
@@ -195,4 +212,4 @@ def build_supernet(space: str | SearchSpace, input: TensorType | str | None = No
         space = space_from_config(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Supernet(space)
+        return Supernet(space, body=body)

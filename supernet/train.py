@@ -190,6 +190,9 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
         ckpt = load_checkpoint(ckpt_path, kind=KIND)
         if ckpt.get("space") != json.loads(json.dumps(net.config())):
             raise NasError(f"checkpoint {str(ckpt_path)!r} holds a supernet of {ckpt.get('space')}, not {net.config()}")
+        if ckpt.get("supernet", {}) != net.options():
+            raise NasError(f"checkpoint {str(ckpt_path)!r} holds a supernet with options {ckpt.get('supernet', {})}, "
+                           f"not {net.options()}")
         if ckpt.get("config") != config.to_json():
             raise NasError(f"checkpoint {str(ckpt_path)!r} was trained with other settings; resume with the same ones")
         if ckpt.get("data", {}).get("name") != data.name:
@@ -256,13 +259,14 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
             save_checkpoint(ckpt_path, {
                 "model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "rng": {"generator": gen.get_state()}, "epoch": epoch + 1, "history": history,
-                "config": config.to_json(), "space": net.config(), "data": data_info,
+                "config": config.to_json(), "space": net.config(), "supernet": net.options(), "data": data_info,
                 "train_seconds": elapsed}, kind=KIND)
         if done:
             break
     if bar is not None:
         bar.close()
-    result = {"space": net.config(), "data": data.name, "epochs": len(history), "train_seconds": elapsed,
+    result = {"space": net.config(), "supernet": net.options(), "data": data.name, "epochs": len(history),
+              "train_seconds": elapsed,
               "history": history, "checkpoint": str(ckpt_path) if ckpt_path is not None else None,
               "largest": net.largest().to_json(), "smallest": net.smallest().to_json()}
     if out is not None and rank == 0:
@@ -281,10 +285,13 @@ def load_supernet(path: str | Path) -> tuple[Supernet, dict[str, Any]]:
     ckpt = load_checkpoint(p, kind=KIND)
     try:
         space = space_from_config(ckpt["space"])
+        options = ckpt.get("supernet", {})
+        if not isinstance(options, dict):
+            raise KeyError("supernet")
         with torch.random.fork_rng(devices=[]):
-            net = Supernet(space)
+            net = Supernet(space, **options)
         net.load_state_dict(ckpt["model"])
-    except (KeyError, RuntimeError) as e:
+    except (KeyError, RuntimeError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise NasError(f"checkpoint {str(p)!r} does not hold a usable supernet ({first[:160]})") from None
     return net.eval(), ckpt

@@ -149,3 +149,39 @@ def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) 
     assert again["supernet"]["train_seconds"] == first["supernet"]["train_seconds"]
     assert again["standalone_reused"] == 6  # 3 subnets x 2 seeds come from OUT/standalone.json
     assert again["rows"] == first["rows"]
+
+
+def test_per_mixer_body_supernet_extracts_exactly_and_its_checkpoint_keeps_the_body(tmp_path) -> None:
+    """``body="per-mixer"``: one MLP per mixer choice (a pool_mixer block no longer shares the MLP that
+    dwconv3 trains), parity with the extracted subnet, and train / resume / load keep the option."""
+    import dataclasses
+
+    import torch
+
+    from nas.search.bench.supernet_bench import parity
+    from nas.supernet.train import SupernetTrainConfig, load_supernet, train_supernet
+    from nas.training.datasets import Split, load_dataset
+
+    shared = build_supernet("hybrid", "1x32x32", 10, settings=SMALL)
+    net = build_supernet("hybrid", "1x32x32", 10, settings=SMALL, body="per-mixer")
+    assert net.options() == {"body": "per-mixer"} and shared.options() == {}
+    block = net.positions["stage1_1"]["metaformer"]
+    assert sorted(block.bodies) == ["dwconv", "identity"] and not hasattr(block, "body")  # keyed by mixer op
+    n_shared, n_split = (sum(p.numel() for p in m.parameters()) for m in (shared, net))
+    assert n_split > n_shared
+    assert parity(net, 10) <= 1e-5
+    with pytest.raises(NasError, match="needs MetaFormer blocks"):
+        build_supernet("nb201", "3x32x32", 10, body="per-mixer")
+    data = load_dataset("digits", resize="1x32x32")
+    data = dataclasses.replace(data, train=Split(data.train.x[:64], data.train.y[:64]))
+    cfg = SupernetTrainConfig(epochs=1, batch_size=32, bn_images=32)
+    train_supernet(net, data, cfg, out_dir=tmp_path / "sn")
+    loaded, ckpt = load_supernet(tmp_path / "sn")
+    assert ckpt["supernet"] == {"body": "per-mixer"} and loaded.options() == net.options()
+    x, a = data.valid.x[:4], net.largest()
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(x, a), net(x, a))
+    with pytest.raises(NasError, match="with options"):  # resuming it as a shared-body supernet
+        train_supernet(build_supernet("hybrid", "1x32x32", 10, settings=SMALL), data, cfg, out_dir=tmp_path / "sn",
+                       resume=True)

@@ -12,9 +12,10 @@ def add_parser(bsub):
                     "Defaults take about 30 minutes on one busy CPU core; shrink them for a quick look.")
     p.add_argument("--space", default="mobilenet", help="supernet space (default: mobilenet)")
     p.add_argument("--input", default="1x16x16", help="image size CxHxW (default: 1x16x16)")
-    from nas.cli.cmd_supernet import add_space_settings
+    from nas.cli.cmd_supernet import add_body, add_space_settings
 
     add_space_settings(p)
+    add_body(p)
     p.add_argument("--parity-archs", type=int, default=100, help="architectures of the parity check (default 100)")
     p.add_argument("--train-images", type=int, default=1500, help="training images (default 1500)")
     p.add_argument("--batch", type=int, default=50, help="batch (default 50)")
@@ -40,7 +41,7 @@ def add_parser(bsub):
 
 def run(args) -> int:
     from nas.cli._options import parse_options
-    from nas.cli.cmd_supernet import space_settings
+    from nas.cli.cmd_supernet import check_body, space_settings
     from nas.errors import NasError
     from nas.io import check_out_dir
     from nas.lock import FolderLock
@@ -58,17 +59,18 @@ def run(args) -> int:
         raise NasError(f"--optimizer {args.optimizer!r} not allowed; allowed: sgd, adamw")
     if args.rank_split not in ("valid", "test"):
         raise NasError(f"--rank-split {args.rank_split!r} not allowed; allowed: valid, test")
+    check_body(args.body)
     options = parse_options(args.supernet_option, "--supernet-option")
     supernet_config(args.supernet_epochs, args.batch, args.bn_images, args.optimizer, options)  # fails fast
     settings = space_settings(args)
     folder = check_out_dir(args.out)
-    net = build_supernet(args.space, args.input, 10, seed=0, settings=settings)
+    net = build_supernet(args.space, args.input, 10, seed=0, settings=settings, body=args.body)
     with FolderLock(folder):
         out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
         res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
                       args.standalone_epochs, args.subnets, args.bn_images, args.optimizer, folder, settings=settings,
                       rank_split=args.rank_split, standalone_seeds=args.standalone_seeds,
-                      supernet_options=options)
+                      supernet_options=options, body=args.body)
     out.update({k: v for k, v in res.items() if k != "rows"})
     out["ddp_max_abs_diff"] = ddp_check(args.ddp_steps)["ddp_max_abs_diff"] if args.ddp_steps else None
     if args.format == "json":

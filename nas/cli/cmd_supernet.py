@@ -16,6 +16,7 @@ def add_parser(sub):
     t.add_argument("--data", default="mnist5k", help="dataset: NAME or NAME:PATH (default: mnist5k)")
     t.add_argument("--input", help="resize the data to CxHxW, e.g. 3x32x32 (default: the dataset's size)")
     add_space_settings(t)
+    add_body(t)
     t.add_argument("--epochs", type=int, default=10, help="epochs (default: 10)")
     t.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
     t.add_argument("--optimizer", default="sgd", help="sgd (Nesterov, default) or adamw")
@@ -39,6 +40,21 @@ def add_space_settings(p) -> None:
     p.add_argument("--width-mult", type=float, help="hybrid: scale every width choice by this, in (0, 1] (default 1)")
     p.add_argument("--max-depth", type=int, help="hybrid: drop depth choices above this (default: keep all)")
     p.add_argument("--mixers", help="hybrid: comma-separated mixer choices to keep (default: all)")
+
+
+def add_body(p) -> None:
+    p.add_argument("--body", default="shared",
+                   help="hybrid: the blocks' norms and MLP shared by every mixer choice (shared, default) or one set "
+                        "per mixer (per-mixer: ranked subnets better on hybrid, more parameters)")
+
+
+def check_body(body: str) -> None:
+    """A one-line error for a ``--body`` that is not a supernet body, before any data is loaded."""
+    from nas.errors import NasError
+    from nas.supernet.metaformer import BODIES
+
+    if body not in BODIES:
+        raise NasError(f"supernet body {body!r} not allowed; allowed: {', '.join(BODIES)}")
 
 
 def space_settings(args) -> dict:
@@ -79,6 +95,7 @@ def run(args) -> int:
     from nas.supernet.train import SupernetTrainConfig, train_supernet
     from nas.training.datasets import load_dataset
 
+    check_body(args.body)
     config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                  sampler=args.sampler,
                                  num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
@@ -89,7 +106,8 @@ def run(args) -> int:
     if not args.resume and (out / "supernet.pt").exists():
         raise NasError(f"{str(out)!r} already holds a supernet checkpoint; pass --resume or another --out")
     data = load_dataset(args.data, resize=args.input)
-    net = build_supernet(args.space, data.input_type, data.num_classes, seed=args.seed, settings=space_settings(args))
+    net = build_supernet(args.space, data.input_type, data.num_classes, seed=args.seed, settings=space_settings(args),
+                         body=args.body)
     dist = _init_distributed()
     try:
         # rank 0 alone writes the folder (train_supernet), so rank 0 alone holds its lock

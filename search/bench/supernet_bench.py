@@ -51,12 +51,12 @@ def spread_over_flops(net: Supernet, n: int, seed: int = 0, pool: int = 400) -> 
 
 
 def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int,
-                     settings: dict[str, Any] | None = None) -> dict[str, float]:
+                     settings: dict[str, Any] | None = None, body: str = "shared") -> dict[str, float]:
     from nas.supernet.sampling import make_sampler
     from nas.supernet.train import sandwich_step, step_archs
 
     torch.manual_seed(0)
-    net = build_supernet(space, input, 10, settings=settings).train()
+    net = build_supernet(space, input, 10, settings=settings, body=body).train()
     cfg = SupernetTrainConfig()
     sampler = make_sampler("uniform", net.space)
     x = torch.randn(batch, *net.input.shape(1)[1:])
@@ -84,13 +84,13 @@ def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int,
 
 
 def step_cost(space: str, input: str, batch: int, steps: int = 3,
-              settings: dict[str, Any] | None = None) -> dict[str, Any]:
+              settings: dict[str, Any] | None = None, body: str = "shared") -> dict[str, Any]:
     """One sandwich step vs one largest-subnet step: seconds each (same machine, same run, alternating
     fresh processes so neither inherits the other's memory) and each process's peak resident memory."""
     out: dict[str, Any] = {}
     for mode in ("largest", "sandwich"):
         code = ("import json,sys; from nas.search.bench.supernet_bench import _step_cost_child as f; "
-                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps}, {settings!r})))")
+                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps}, {settings!r}, {body!r})))")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         out[mode] = json.loads(res.stdout.strip().splitlines()[-1])
     out["sandwich_step_time_ratio"] = out["sandwich"]["seconds"] / out["largest"]["seconds"]
@@ -185,7 +185,8 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
             supernet_epochs: int = 5, standalone_epochs: int = 2, subnets: int = 24, bn_images: int = 500,
             optimizer: str = "adamw", out: str | Path = "runs/supernet-measure",
             settings: dict[str, Any] | None = None, rank_split: str = "valid",
-            standalone_seeds: int = 1, supernet_options: dict[str, Any] | None = None) -> dict[str, Any]:
+            standalone_seeds: int = 1, supernet_options: dict[str, Any] | None = None,
+            body: str = "shared") -> dict[str, Any]:
     """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
     of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
     largest and smallest subnets. The ranking compares accuracies on ``rank_split`` (valid or test;
@@ -195,7 +196,7 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     shows how far the reference ranking itself is noise. A finished (or interrupted) supernet already
     in ``out/supernet`` with the same settings is resumed, not retrained; so are stand-alone results in
     ``out/standalone.json``. ``supernet_options`` sets other ``SupernetTrainConfig`` fields (e.g.
-    ``num_random``, ``distill``, ``sampler``). Writes ``out/measure.json`` as it goes; returns the same
+    ``num_random``, ``distill``, ``sampler``); ``body`` is the supernet's (``Supernet``). Writes ``out/measure.json`` as it goes; returns the same
     object."""
     import os
     from dataclasses import replace
@@ -213,19 +214,19 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
                 "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
                 "bn_images": bn_images, "optimizer": optimizer, "space_settings": settings or {},
                     "rank_split": rank_split, "standalone_seeds": standalone_seeds,
-                    "supernet_options": supernet_options or {}}
+                    "supernet_options": supernet_options or {}, "body": body}
     res: dict[str, Any] = {"settings": run_settings, "loadavg_start": os.getloadavg()}
 
     def save() -> None:
         write_json_atomic(out / "measure.json", res, indent=2)
 
     t0 = time.time()
-    res["step_cost"] = step_cost(space, input, batch, settings=settings)
+    res["step_cost"] = step_cost(space, input, batch, settings=settings, body=body)
     res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
     save()
     data = bench_data(input, train_images)
     res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
-    net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings)
+    net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings, body=body)
     t = time.time()
     sres = train_supernet(net, data, cfg, out_dir=out / "supernet",
                           resume=(out / "supernet" / "supernet.pt").is_file())
