@@ -150,6 +150,17 @@ class Supernet(nn.Module):
             self._extremes["smallest"] = extreme_arch(self.space, largest=False)
         return self._extremes["smallest"]
 
+    def extreme_with_random_ops(self, rng: np.random.Generator, largest: bool, tries: int = 50) -> Architecture:
+        """Every ordered gene at its largest (smallest) value, every unordered gene (op choice) drawn
+        uniformly with ``rng``; the FLOPs extreme when ``tries`` draws give no valid architecture."""
+        for _ in range(tries):
+            genes = {d.name: (d.choices[-1] if largest else d.choices[0]) if d.ordered
+                     else d.choices[int(rng.integers(len(d.choices)))] for d in self.space.dims}
+            a = _canonical(self.space, genes)
+            if a is not None:
+                return a
+        return self.largest() if largest else self.smallest()
+
     def sample(self, rng: np.random.Generator) -> Architecture:
         return self.space.sample(rng)
 

@@ -58,6 +58,7 @@ class SupernetTrainConfig:
     num_random: int = 2
     sampler: str = "uniform"
     distill: bool = True
+    extreme_ops: str = "fixed"  # "random": the sandwich's extremes draw their ops (``step_archs``)
     bn_images: int = 1000
     bn_batch: int = 200
     seed: int = 0
@@ -77,6 +78,8 @@ class SupernetTrainConfig:
             raise bad("sampler", f"allowed: {', '.join(SAMPLERS)}")
         if self.optimizer not in ("sgd", "adamw"):
             raise bad("optimizer", "allowed: sgd, adamw")
+        if self.extreme_ops not in ("fixed", "random"):
+            raise bad("extreme_ops", "allowed: fixed, random")
         if self.augment not in ("shift", "none"):
             raise bad("augment", "allowed: shift, none")
         if self.lr is not None and not 0 < self.lr <= 10:
@@ -114,10 +117,17 @@ def _world() -> tuple[int, int]:
     return 1, 0
 
 
-def step_archs(net: Supernet, sampler, seed: int, step: int, num_random: int) -> list:
-    """The subnets of global step ``step``: largest, smallest, then ``num_random`` draws."""
+def step_archs(net: Supernet, sampler, seed: int, step: int, num_random: int, extreme_ops: str = "fixed") -> list:
+    """The subnets of global step ``step``: largest, smallest, then ``num_random`` draws. ``extreme_ops``
+    "fixed": the largest and smallest by FLOPs; "random": every ordered gene (depth, width, ...) at its
+    largest / smallest value and every operation choice drawn uniformly, so each op's weights are
+    trained as often as any other's instead of the FLOPs extremes' ops at every step."""
     rng = np.random.default_rng([seed, step])
-    return [net.largest(), net.smallest()] + [sampler.sample(rng) for _ in range(num_random)]
+    if extreme_ops == "fixed":
+        extremes = [net.largest(), net.smallest()]
+    else:
+        extremes = [net.extreme_with_random_ops(rng, largest=True), net.extreme_with_random_ops(rng, largest=False)]
+    return extremes + [sampler.sample(rng) for _ in range(num_random)]
 
 
 def sandwich_step(net: Supernet, archs: list, x: torch.Tensor, y: torch.Tensor, config: SupernetTrainConfig,
@@ -227,7 +237,7 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
             if config.augment == "shift":
                 x = random_shift(x, gen)
             xs, ys = x.tensor_split(world)[rank], y.tensor_split(world)[rank]
-            archs = step_archs(net, sampler, config.seed, step, config.num_random)
+            archs = step_archs(net, sampler, config.seed, step, config.num_random, config.extreme_ops)
             opt.zero_grad(set_to_none=True)
             # local mean loss × (local share × world): the average over processes is the global mean
             loss, _ = sandwich_step(net, archs, xs, ys, config, loss_scale=len(ys) * world / len(y))
