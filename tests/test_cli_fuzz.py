@@ -252,6 +252,8 @@ CASES: list[Case] = [
       expect="unknown supernet setting(s) nope"),
     C("bench-supernet-option-bad-value", "bench", "supernet", "--supernet-option", "num_random=-1",
       "--out", "{d}/runs/b", expect="num_random=-1 not allowed"),
+    C("bench-supernet-bad-extreme-ops", "bench", "supernet", "--supernet-option", "extreme_ops=widest",
+      "--out", "{d}/runs/b", expect="extreme_ops='widest' not allowed"),
     C("bench-supernet-option-no-equals", "bench", "supernet", "--supernet-option", "distill", "--out", "{d}/runs/b",
       expect="--supernet-option 'distill': expected KEY=VALUE"),
     C("bench-supernet-bad-rank-split", "bench", "supernet", "--rank-split", "train", "--out", "{d}/runs/b",

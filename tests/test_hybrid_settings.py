@@ -185,3 +185,27 @@ def test_per_mixer_body_supernet_extracts_exactly_and_its_checkpoint_keeps_the_b
     with pytest.raises(NasError, match="with options"):  # resuming it as a shared-body supernet
         train_supernet(build_supernet("hybrid", "1x32x32", 10, settings=SMALL), data, cfg, out_dir=tmp_path / "sn",
                        resume=True)
+
+
+def test_random_extreme_ops_keep_the_sizes_at_their_extremes_and_draw_every_op() -> None:
+    from collections import Counter
+
+    from nas.supernet.sampling import make_sampler
+    from nas.supernet.train import SupernetTrainConfig, step_archs
+
+    net = build_supernet("hybrid", "1x32x32", 10, settings={**SMALL, "max_depth": 2})
+    sampler = make_sampler("uniform", net.space)
+    assert step_archs(net, sampler, 0, 5, 1)[:2] == [net.largest(), net.smallest()]  # "fixed", the default
+    seen: Counter = Counter()
+    for step in range(40):
+        big, small = step_archs(net, sampler, 0, step, 0, "random")
+        assert step_archs(net, sampler, 0, step, 0, "random") == [big, small]  # seeded by (seed, step)
+        for d in net.space.dims:
+            if d.ordered:
+                assert (big.genes[d.name], small.genes[d.name]) == (d.choices[-1], d.choices[0])
+            else:
+                seen[big.genes[d.name]] += 1
+                seen[small.genes[d.name]] += 1
+    assert set(seen) == {"dwconv3", "identity"} and min(seen.values()) >= 100  # 320 draws, both ops often
+    with pytest.raises(NasError, match="extreme_ops='widest' not allowed"):
+        SupernetTrainConfig(extreme_ops="widest")
