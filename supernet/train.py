@@ -109,6 +109,15 @@ class SupernetTrainConfig:
         return config_from_json(cls, d, "supernet")
 
 
+def _stored_config(stored: Any) -> SupernetTrainConfig | None:
+    """A checkpoint's settings; a field missing from an older checkpoint reads as its default (so a
+    checkpoint written before a setting existed still resumes), an unreadable one as None."""
+    try:
+        return SupernetTrainConfig.from_json(stored) if isinstance(stored, dict) else None
+    except (NasError, TypeError):
+        return None
+
+
 def _world() -> tuple[int, int]:
     import torch.distributed as dist
 
@@ -203,7 +212,7 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
         if ckpt.get("supernet", {}) != net.options():
             raise NasError(f"checkpoint {str(ckpt_path)!r} holds a supernet with options {ckpt.get('supernet', {})}, "
                            f"not {net.options()}")
-        if ckpt.get("config") != config.to_json():
+        if _stored_config(ckpt.get("config")) != config:
             raise NasError(f"checkpoint {str(ckpt_path)!r} was trained with other settings; resume with the same ones")
         if ckpt.get("data", {}).get("name") != data.name:
             raise NasError(f"checkpoint {str(ckpt_path)!r} was trained on {ckpt['data'].get('name')!r}, not {data.name!r}")

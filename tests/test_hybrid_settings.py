@@ -209,3 +209,31 @@ def test_random_extreme_ops_keep_the_sizes_at_their_extremes_and_draw_every_op()
     assert set(seen) == {"dwconv3", "identity"} and min(seen.values()) >= 100  # 320 draws, both ops often
     with pytest.raises(NasError, match="extreme_ops='widest' not allowed"):
         SupernetTrainConfig(extreme_ops="widest")
+
+
+def test_a_checkpoint_from_before_a_setting_existed_still_resumes(tmp_path) -> None:
+    """A checkpoint written before ``extreme_ops`` and the ``supernet`` field existed: the missing
+    setting reads as its default, so ``--resume`` continues instead of refusing "other settings"."""
+    import dataclasses
+
+    from nas.supernet.train import SupernetTrainConfig, train_supernet
+    from nas.training.checkpoint import load_checkpoint, save_checkpoint
+    from nas.training.datasets import Split, load_dataset
+
+    data = load_dataset("digits", resize="1x32x32")
+    data = dataclasses.replace(data, train=Split(data.train.x[:32], data.train.y[:32]))
+    cfg = SupernetTrainConfig(epochs=2, batch_size=32, bn_images=32)
+    path = tmp_path / "sn" / "supernet.pt"
+    train_supernet(build_supernet("hybrid", "1x32x32", 10, settings=SMALL), data,
+                   dataclasses.replace(cfg, epochs=1, warmup_epochs=0.0), out_dir=path.parent)
+    old = load_checkpoint(path, "supernet")
+    old["config"] = {k: v for k, v in cfg.to_json().items() if k != "extreme_ops"}
+    del old["supernet"]
+    old["epoch"] = 1
+    save_checkpoint(path, old, kind="supernet")
+    res = train_supernet(build_supernet("hybrid", "1x32x32", 10, settings=SMALL), data, cfg, out_dir=path.parent,
+                         resume=True)
+    assert res["epochs"] == 2
+    with pytest.raises(NasError, match="other settings"):
+        train_supernet(build_supernet("hybrid", "1x32x32", 10, settings=SMALL), data,
+                       dataclasses.replace(cfg, num_random=3), out_dir=path.parent, resume=True)
