@@ -249,3 +249,15 @@ def test_flops_stratified_sampler_fills_every_band():
                             side="right")
     counts = np.bincount(bands, minlength=4)
     assert counts.min() >= 10 and counts.sum() == 80
+
+
+def test_step_cost_times_the_configured_sandwich():
+    """The step-cost child runs the sandwich of the bench's settings: 2 extremes + ``num_random`` subnets."""
+    from nas.search.bench.supernet_bench import _step_cost_child
+    from nas.supernet.train import SupernetTrainConfig
+
+    cfg = SupernetTrainConfig(num_random=3, extreme_ops="random").to_json()
+    sandwich = _step_cost_child("tiny_test", None, 4, "sandwich", 1, config=cfg)
+    assert sandwich["subnets_per_step"] == 5 and sandwich["seconds"] > 0
+    assert _step_cost_child("tiny_test", None, 4, "sandwich", 1)["subnets_per_step"] == 4  # the default, 2 random
+    assert _step_cost_child("tiny_test", None, 4, "largest", 1, config=cfg)["subnets_per_step"] == 1

@@ -50,19 +50,20 @@ def spread_over_flops(net: Supernet, n: int, seed: int = 0, pool: int = 400) -> 
     return [cands[i] for i in idx]
 
 
-def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int,
-                     settings: dict[str, Any] | None = None, body: str = "shared") -> dict[str, float]:
+def _step_cost_child(space: str, input: str | None, batch: int, mode: str, steps: int,
+                     settings: dict[str, Any] | None = None, body: str = "shared",
+                     config: dict[str, Any] | None = None) -> dict[str, float]:
     from nas.supernet.sampling import make_sampler
     from nas.supernet.train import sandwich_step, step_archs
 
     torch.manual_seed(0)
     net = build_supernet(space, input, 10, settings=settings, body=body).train()
-    cfg = SupernetTrainConfig()
-    sampler = make_sampler("uniform", net.space)
+    cfg = SupernetTrainConfig.from_json(config) if config is not None else SupernetTrainConfig()
+    sampler = make_sampler(cfg.sampler, net.space, seed=cfg.seed)
     x = torch.randn(batch, *net.input.shape(1)[1:])
-    y = torch.randint(0, 10, (batch,))
+    y = torch.randint(0, net.space.num_classes, (batch,))
     largest = net.largest()
-    archs = [step_archs(net, sampler, 0, i, cfg.num_random) for i in range(steps + 2)]
+    archs = [step_archs(net, sampler, cfg.seed, i, cfg.num_random, cfg.extreme_ops) for i in range(steps + 2)]
 
     def one(i: int) -> None:
         net.zero_grad(set_to_none=True)
@@ -80,17 +81,22 @@ def _step_cost_child(space: str, input: str, batch: int, mode: str, steps: int,
         one(i)
     seconds = (time.perf_counter() - t0) / steps
     return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}
+            "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024,
+            "subnets_per_step": len(archs[0]) if mode == "sandwich" else 1}
 
 
 def step_cost(space: str, input: str, batch: int, steps: int = 3,
-              settings: dict[str, Any] | None = None, body: str = "shared") -> dict[str, Any]:
-    """One sandwich step vs one largest-subnet step: seconds each (same machine, same run, alternating
-    fresh processes so neither inherits the other's memory) and each process's peak resident memory."""
+              settings: dict[str, Any] | None = None, body: str = "shared",
+              config: SupernetTrainConfig | None = None) -> dict[str, Any]:
+    """One sandwich step (of ``config``: its ``num_random``, sampler, extremes and distillation) vs one
+    largest-subnet step: seconds each (same machine, same run, alternating fresh processes so neither
+    inherits the other's memory) and each process's peak resident memory."""
     out: dict[str, Any] = {}
+    cfg = config.to_json() if config is not None else None
     for mode in ("largest", "sandwich"):
         code = ("import json,sys; from nas.search.bench.supernet_bench import _step_cost_child as f; "
-                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps}, {settings!r}, {body!r})))")
+                f"print(json.dumps(f({space!r}, {input!r}, {batch}, {mode!r}, {steps}, {settings!r}, {body!r}, "
+                f"{cfg!r})))")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         out[mode] = json.loads(res.stdout.strip().splitlines()[-1])
     out["sandwich_step_time_ratio"] = out["sandwich"]["seconds"] / out["largest"]["seconds"]
@@ -221,7 +227,7 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
         write_json_atomic(out / "measure.json", res, indent=2)
 
     t0 = time.time()
-    res["step_cost"] = step_cost(space, input, batch, settings=settings, body=body)
+    res["step_cost"] = step_cost(space, input, batch, settings=settings, body=body, config=cfg)
     res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
     save()
     data = bench_data(input, train_images)
