@@ -19,6 +19,15 @@ BODY_MIXER = "identity"
 BODIES = ("shared", "per-mixer")
 
 
+def check_body(body: str) -> str:
+    """``body`` when it is one of ``BODIES``, else a one-line NasError naming it and what is allowed."""
+    from nas.errors import NasError
+
+    if body not in BODIES:
+        raise NasError(f"supernet body {body!r} not allowed; allowed: {', '.join(BODIES)}")
+    return body
+
+
 def _body_hp(hp: HParams) -> HParams:
     return hp.replace(mixer=BODY_MIXER, mixer_hp=HParams())
 
@@ -35,10 +44,7 @@ class MetaFormerPosition(ElasticPosition):
 
     def __init__(self, spec: OpSpec, cases: Sequence[Case], body: str = "shared") -> None:
         super().__init__()
-        from nas.errors import NasError
-
-        if body not in BODIES:
-            raise NasError(f"body {body!r} not allowed; allowed: {', '.join(BODIES)}")
+        check_body(body)
         self.spec = spec
         if body == "shared":
             self.body = SlicedPosition(spec, [(t, _body_hp(hp)) for t, hp in cases])

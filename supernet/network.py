@@ -20,7 +20,7 @@ from nas.searchspace.spaces._canonical import CanonicalSpace
 from nas.searchspace.tensor_type import TensorType, parse_input
 from nas.supernet import metaformer, nb201_cell  # noqa: F401  (register their elastic builders)
 from nas.supernet.elastic import ElasticPosition, build_position
-from nas.supernet.metaformer import BODIES
+from nas.supernet.metaformer import check_body
 
 SPEC_CACHE = 4096
 
@@ -102,9 +102,7 @@ class Supernet(nn.Module):
     def __init__(self, space: SearchSpace, body: str = "shared") -> None:
         super().__init__()
         self.space = space
-        if body not in BODIES:
-            raise NasError(f"supernet body {body!r} not allowed; allowed: {', '.join(BODIES)}")
-        self.body = body
+        self.body = check_body(body)
         cases: dict[str, dict[str, list]] = {}
         for a in covering_archs(space):
             for layer in space.resolve(a).layers:

@@ -41,12 +41,13 @@ def add_parser(bsub):
 
 def run(args) -> int:
     from nas.cli._options import parse_options
-    from nas.cli.cmd_supernet import check_body, space_settings
+    from nas.cli.cmd_supernet import space_settings
     from nas.errors import NasError
     from nas.io import check_out_dir
     from nas.lock import FolderLock
     from nas.search.bench.supernet_bench import measure, parity, supernet_config
     from nas.supernet.ddp_check import ddp_check
+    from nas.supernet.metaformer import check_body
     from nas.supernet.network import build_supernet
 
     for name in ("parity_archs", "train_images", "batch", "supernet_epochs", "standalone_epochs", "subnets",

@@ -48,15 +48,6 @@ def add_body(p) -> None:
                         "per mixer (per-mixer: ranked subnets better on hybrid, more parameters)")
 
 
-def check_body(body: str) -> None:
-    """A one-line error for a ``--body`` that is not a supernet body, before any data is loaded."""
-    from nas.errors import NasError
-    from nas.supernet.metaformer import BODIES
-
-    if body not in BODIES:
-        raise NasError(f"supernet body {body!r} not allowed; allowed: {', '.join(BODIES)}")
-
-
 def space_settings(args) -> dict:
     """The space settings given by ``add_space_settings``'s options (only those set)."""
     out: dict = {}
@@ -91,11 +82,12 @@ def run(args) -> int:
     from nas.errors import NasError
     from nas.io import check_out_dir
     from nas.lock import FolderLock
+    from nas.supernet.metaformer import check_body
     from nas.supernet.network import build_supernet
     from nas.supernet.train import SupernetTrainConfig, train_supernet
     from nas.training.datasets import load_dataset
 
-    check_body(args.body)
+    check_body(args.body)  # before any data is loaded
     config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                  sampler=args.sampler,
                                  num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
