@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nas.cli._output import add_format, emit_json, table
+
+#: The configuration measured in docs/supernet.md: what a bare ``nas bench supernet`` runs.
+HYBRID_SETTINGS = {"width_mult": 0.25, "max_depth": 2,
+                   "mixers": ["dwconv3", "dwconv7", "s4d", "mhsa", "identity", "pool_mixer"]}
 
 
 def add_parser(bsub):
     p = bsub.add_parser(
         "supernet", help="supernet figures on mnist5k: parity, step cost, ranking tau, inheritance, DDP",
         description="Trains a supernet on a seeded subset of mnist5k, trains SUBNETS subnets alone, and compares. "
-                    "Defaults take about 30 minutes on one busy CPU core; shrink them for a quick look.")
-    p.add_argument("--space", default="mobilenet", help="supernet space (default: mobilenet)")
-    p.add_argument("--input", default="1x16x16", help="image size CxHxW (default: 1x16x16)")
+                    "The defaults are the configuration of docs/supernet.md (hybrid at 1x32x32, width x0.25, "
+                    "depth <= 2, six mixers, per-mixer body) and take about 15 minutes on two CPU cores; "
+                    "shrink them for a quick look.")
+    p.add_argument("--space", default="hybrid", help="supernet space (default: hybrid)")
+    p.add_argument("--input", default="1x32x32", help="image size CxHxW (default: 1x32x32)")
     from nas.cli.cmd_supernet import add_body, add_space_settings
 
     add_space_settings(p)
-    add_body(p)
+    add_body(p, default=None, default_text="per-mixer on hybrid, shared elsewhere")
     p.add_argument("--parity-archs", type=int, default=100, help="architectures of the parity check (default 100)")
-    p.add_argument("--train-images", type=int, default=1500, help="training images (default 1500)")
-    p.add_argument("--batch", type=int, default=50, help="batch (default 50)")
-    p.add_argument("--supernet-epochs", type=int, default=5, help="supernet epochs (default 5)")
-    p.add_argument("--standalone-epochs", type=int, default=2, help="epochs of each stand-alone subnet (default 2)")
-    p.add_argument("--standalone-seeds", type=int, default=1,
-                   help="times each subnet is trained alone, seeds 0.. (reference: the mean; default 1)")
+    p.add_argument("--train-images", type=int, default=3600, help="training images (default 3600)")
+    p.add_argument("--batch", type=int, default=64, help="batch (default 64)")
+    p.add_argument("--supernet-epochs", type=int, default=20, help="supernet epochs (default 20)")
+    p.add_argument("--standalone-epochs", type=int, default=6, help="epochs of each stand-alone subnet (default 6)")
+    p.add_argument("--standalone-seeds", type=int, default=2,
+                   help="times each subnet is trained alone, seeds 0.. (reference: the mean; default 2)")
+    p.add_argument("--standalone-from", metavar="RUN",
+                   help="take stand-alone results from another bench's run folder (or its standalone.json) measured "
+                        "with the same schedule, space and data, instead of training those subnets again")
     p.add_argument("--subnets", type=int, default=24, help="subnets ranked (default 24)")
-    p.add_argument("--bn-images", type=int, default=500, help="training images for BN recalibration (default 500)")
+    p.add_argument("--bn-images", type=int, default=2000, help="training images for BN recalibration (default 2000)")
+    p.add_argument("--finetune-steps", type=int, default=28,
+                   help="also rank the inherited subnets after this many fine-tuning steps, and the same steps "
+                        "from scratch (0: skip; default 28, half an epoch of the default data)")
     p.add_argument("--optimizer", default="adamw",
                    help="adamw (default) or sgd (Nesterov); used by the supernet, the stand-alone subnets and the "
                         "from-scratch runs alike. On hybrid, AdamW gave the cleaner stand-alone reference and "
@@ -32,16 +46,27 @@ def add_parser(bsub):
     p.add_argument("--supernet-option", action="append", metavar="KEY=VALUE",
                    help="supernet training setting, repeatable (SupernetTrainConfig field, e.g. num_random=4, "
                         "distill=false, sampler=flops)")
-    p.add_argument("--rank-split", default="valid", help="split the ranking compares on: valid or test (default valid)")
+    p.add_argument("--rank-split", default="test",
+                   help="split the ranking compares on: valid or test (default test: 1,000 images on mnist5k)")
     p.add_argument("--ddp-steps", type=int, default=10, help="steps of the DDP check (0: skip; default 10)")
     p.add_argument("--out", default="runs/bench-supernet", help="where the supernet and measure.json go")
     add_format(p)
     return p
 
 
+def bench_space_settings(args) -> tuple[dict, str]:
+    """The space settings and body of the run: on hybrid, each of --width-mult, --max-depth, --mixers and
+    --body left unset takes the measured configuration's value (``HYBRID_SETTINGS``, per-mixer)."""
+    from nas.cli.cmd_supernet import space_settings
+
+    settings = space_settings(args)
+    if args.space != "hybrid":
+        return settings, args.body or "shared"
+    return {**HYBRID_SETTINGS, **settings}, args.body or "per-mixer"
+
+
 def run(args) -> int:
     from nas.cli._options import parse_options
-    from nas.cli.cmd_supernet import space_settings
     from nas.errors import NasError
     from nas.io import check_out_dir
     from nas.lock import FolderLock
@@ -54,30 +79,40 @@ def run(args) -> int:
                  "bn_images", "standalone_seeds"):
         if getattr(args, name) < 1:
             raise NasError(f"--{name.replace('_', '-')} {getattr(args, name)} not allowed; give an integer >= 1")
+    if args.finetune_steps < 0:
+        raise NasError(f"--finetune-steps {args.finetune_steps} not allowed; give an integer >= 0")
+    if args.finetune_steps > args.train_images // args.batch:
+        raise NasError(f"--finetune-steps {args.finetune_steps} not allowed with --train-images {args.train_images} "
+                       f"and --batch {args.batch}: at most {args.train_images // args.batch} (one pass)")
+    if args.standalone_from is not None and not Path(args.standalone_from).exists():
+        raise NasError(f"--standalone-from {args.standalone_from!r} does not exist; give a bench run folder or its "
+                       "standalone.json")
     if args.subnets < 3:
         raise NasError("--subnets must be at least 3 for a Kendall tau")
     if args.optimizer not in ("sgd", "adamw"):
         raise NasError(f"--optimizer {args.optimizer!r} not allowed; allowed: sgd, adamw")
     if args.rank_split not in ("valid", "test"):
         raise NasError(f"--rank-split {args.rank_split!r} not allowed; allowed: valid, test")
-    check_body(args.body)
+    settings, body = bench_space_settings(args)
+    check_body(body)
     options = parse_options(args.supernet_option, "--supernet-option")
     supernet_config(args.supernet_epochs, args.batch, args.bn_images, args.optimizer, options)  # fails fast
-    settings = space_settings(args)
     folder = check_out_dir(args.out)
-    net = build_supernet(args.space, args.input, 10, seed=0, settings=settings, body=args.body)
+    net = build_supernet(args.space, args.input, 10, seed=0, settings=settings, body=body)
     with FolderLock(folder):
         out = {"parity_max_abs_diff": parity(net, args.parity_archs), "parity_archs": args.parity_archs}
         res = measure(args.space, args.input, args.train_images, args.batch, args.supernet_epochs,
                       args.standalone_epochs, args.subnets, args.bn_images, args.optimizer, folder, settings=settings,
                       rank_split=args.rank_split, standalone_seeds=args.standalone_seeds,
-                      supernet_options=options, body=args.body)
+                      supernet_options=options, body=body, finetune_steps=args.finetune_steps,
+                      standalone_from=args.standalone_from)
     out.update({k: v for k, v in res.items() if k != "rows"})
     out["ddp_max_abs_diff"] = ddp_check(args.ddp_steps)["ddp_max_abs_diff"] if args.ddp_steps else None
     if args.format == "json":
         emit_json(out)
     else:
         keys = ("parity_max_abs_diff", "sandwich_step_time_ratio", "kendall_tau", "kendall_tau_no_bn_recal",
-                "kendall_tau_params", "kendall_tau_flops", "kendall_tau_synflow", "ddp_max_abs_diff")
+                "kendall_tau_params", "kendall_tau_flops", "kendall_tau_synflow", "kendall_tau_finetuned",
+                "kendall_tau_scratch_steps", "kendall_tau_seed_to_seed", "ddp_max_abs_diff")
         table([{"figure": k, "value": out.get(k)} for k in keys])
     return 0

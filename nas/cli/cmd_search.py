@@ -52,6 +52,9 @@ def add_parser(sub):
                                     "hyperband; Ray Tune's ASHA with --workers > 1")
     p.add_argument("--supernet", metavar="CHECKPOINT",
                    help="trained supernet of --evaluator supernet (inherited accuracy after BN recalibration)")
+    p.add_argument("--supernet-finetune-steps", type=int, metavar="N",
+                   help="--evaluator supernet: train each inherited subnet N steps (AdamW, batch 64) before it is "
+                        "scored; ranks closer to stand-alone training (docs/supernet.md). Default 0")
     p.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training setting, repeatable (TrainConfig field, e.g. batch_size=64, optimizer=adamw)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,7 +70,8 @@ def _config(args):
              "trials": args.trials, "seed": args.seed, "target": args.target, "score": args.score,
              "batch_size": args.batch_size, "workers": args.workers, "ray_address": args.ray_address,
              "storage": args.storage, "study": args.study, "evaluator": args.evaluator, "data": args.data,
-             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner, "supernet": args.supernet}
+             "resize": args.resize, "epochs": args.epochs, "pruner": args.pruner, "supernet": args.supernet,
+             "supernet_finetune_steps": args.supernet_finetune_steps}
     over = {k: v for k, v in flags.items() if v is not None}
     budgets = tuple(args.budget or ()) + ((f"{args.max_params}-params",) if args.max_params else ())
     if budgets:

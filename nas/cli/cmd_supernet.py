@@ -42,10 +42,10 @@ def add_space_settings(p) -> None:
     p.add_argument("--mixers", help="hybrid: comma-separated mixer choices to keep (default: all)")
 
 
-def add_body(p) -> None:
-    p.add_argument("--body", default="shared",
-                   help="hybrid: the blocks' norms and MLP shared by every mixer choice (shared, default) or one set "
-                        "per mixer (per-mixer: ranked subnets better on hybrid, more parameters)")
+def add_body(p, default: str | None = "shared", default_text: str = "shared") -> None:
+    p.add_argument("--body", default=default,
+                   help="hybrid: the blocks' norms and MLP shared by every mixer choice (shared) or one set per mixer "
+                        f"(per-mixer: ranked subnets better on hybrid, more parameters). Default: {default_text}")
 
 
 def space_settings(args) -> dict:

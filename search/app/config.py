@@ -21,7 +21,7 @@ MAX_WORKERS = 1024
 TRIAL_DEFINING = ("space", "input", "num_classes", "strategy", "strategy_options", "seed", "budgets",
                   "target", "score", "score_options", "objectives", "directions", "batch_size",
                   "evaluator", "data", "resize", "epochs", "pruner", "train_options", "supernet",
-                  "space_options")
+                  "space_options", "supernet_finetune_steps")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class SearchConfig:
     train_options: dict[str, Any] = field(default_factory=dict)
     supernet: str | None = None
     """checkpoint of ``--evaluator supernet``"""
+    supernet_finetune_steps: int = 0
+    """``--evaluator supernet``: fine-tune each inherited subnet this many steps before it is scored
+    (``nas.supernet.finetune``; 0: inherited accuracy as it is)"""
     space_options: dict[str, Any] = field(default_factory=dict)
     """The space's own settings (hybrid: ``width_mult``, ``max_depth``, ``mixers``); a supernet evaluator
     takes them from its checkpoint."""
@@ -76,6 +79,11 @@ class SearchConfig:
             raise NasError(f"workers must be in 1..{MAX_WORKERS}, got {self.workers}")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
             raise NasError(f"epochs must be an integer of at least 1, got {self.epochs!r}")
+        if self.supernet_finetune_steps < 0:
+            raise NasError(f"supernet_finetune_steps must be an integer >= 0, got {self.supernet_finetune_steps}")
+        if self.supernet_finetune_steps and self.evaluator != "supernet":
+            raise NasError(f"supernet_finetune_steps={self.supernet_finetune_steps} applies to --evaluator supernet "
+                           f"only, not {self.evaluator!r}")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], base: SearchConfig | None = None) -> SearchConfig:
@@ -126,7 +134,7 @@ class SearchConfig:
 
 
 #: The type each field a config file may set must have (a TOML ``trials = "abc"`` is a one-line error).
-_INT_FIELDS = ("trials", "seed", "batch_size", "workers", "num_classes")
+_INT_FIELDS = ("trials", "seed", "batch_size", "workers", "num_classes", "supernet_finetune_steps")
 _STR_FIELDS = ("space", "input", "strategy", "target", "score", "ray_address", "storage", "study")
 _MAP_FIELDS = ("strategy_options", "score_options", "space_options")
 _LIST_FIELDS = ("budgets", "objectives", "directions")

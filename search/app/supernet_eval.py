@@ -1,6 +1,7 @@
 """The supernet as an evaluator (``--evaluator supernet --supernet CHECKPOINT``): a trial's score is its
 inherited validation accuracy (weights sliced from the trained supernet, BatchNorm recalibrated on
-training images with exact averages), cached per architecture in the evaluator's process."""
+training images with exact averages), after ``--supernet-finetune-steps`` steps of the trainer when set,
+cached per architecture in the evaluator's process."""
 
 from __future__ import annotations
 
@@ -65,7 +66,10 @@ class SupernetFactory(EvaluatorFactory):
         data = config.data or _checkpoint_space(config.supernet)["data"].get("name")
         if not data:
             raise NasError("the supernet checkpoint names no dataset; pass --data")
-        return SupernetEvaluator(ref, str(config.supernet), data)
+        ev = SupernetEvaluator(ref, str(config.supernet), data, finetune_steps=config.supernet_finetune_steps)
+        if ev.finetune_steps:
+            ev.dataset  # noqa: B018 - too many steps for the data: one line now, not a failed trial later
+        return ev
 
 
 @dataclass
@@ -78,6 +82,7 @@ class SupernetEvaluator:
     checkpoint: str
     data: str
     bn_images: int = BN_IMAGES
+    finetune_steps: int = 0
     cache: dict[Architecture, float] = field(default_factory=dict)
 
     @cached_property
@@ -94,24 +99,39 @@ class SupernetEvaluator:
         from nas.training.datasets import load_dataset
 
         inp = self.ref.space.input
-        return load_dataset(self.data, resize=f"{inp.channels}x{inp.height}x{inp.width}")
+        data = load_dataset(self.data, resize=f"{inp.channels}x{inp.height}x{inp.width}")
+        if self.finetune_steps:
+            self.finetune.check(data)
+        return data
+
+    @property
+    def finetune(self) -> Any:
+        from nas.supernet.finetune import FinetuneSettings
+
+        return FinetuneSettings(self.finetune_steps)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"ref": self.ref, "checkpoint": self.checkpoint, "data": self.data, "bn_images": self.bn_images,
-                "cache": dict(self.cache)}
+                "finetune_steps": self.finetune_steps, "cache": dict(self.cache)}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         self.__dict__.update(state)
 
     def describe(self) -> str:
+        tuned = f", then {self.finetune_steps} fine-tuning steps" if self.finetune_steps else ""
         return (f"inherited validation accuracy from supernet {self.checkpoint} on {self.data} "
-                f"(BN recalibrated on {self.bn_images} training images)")
+                f"(BN recalibrated on {self.bn_images} training images{tuned})")
 
     def __call__(self, arch: Architecture) -> Evaluation:
         from nas.supernet.train import subnet_accuracy
 
         cached = arch in self.cache
-        if not cached:
+        if not cached and self.finetune_steps:
+            from nas.supernet.finetune import finetuned_accuracy
+
+            self.cache[arch] = finetuned_accuracy(self.supernet, arch, self.dataset, self.finetune,
+                                                  bn_images=self.bn_images)
+        elif not cached:
             self.cache[arch] = subnet_accuracy(self.supernet, arch, self.dataset, bn_images=self.bn_images)
         acc = self.cache[arch]
         return Evaluation({"valid_accuracy": acc, "score": acc}, {"cached": cached})

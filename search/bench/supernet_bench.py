@@ -20,6 +20,7 @@ import torch
 from nas.errors import NasError
 from nas.hw_models.analytic import analytic_costs
 from nas.searchspace.architecture import Architecture
+from nas.supernet.finetune import FinetuneSettings
 from nas.supernet.network import Supernet, build_supernet
 from nas.supernet.train import SupernetTrainConfig
 from nas.training.datasets import DatasetSplits
@@ -110,25 +111,36 @@ def kendall(a: list[float], b: list[float]) -> float:
 
 
 def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], standalone: list[float], *,
-            bn_images: int, seed: int = 0, split: str = "valid") -> dict[str, Any]:
+            bn_images: int, seed: int = 0, split: str = "valid",
+            finetune: FinetuneSettings | None = None) -> dict[str, Any]:
     """Kendall τ against ``standalone`` accuracies of inherited accuracy on ``split`` (with and without BN
-    recalibration) and of params, FLOPs and synflow on the same subnets."""
+    recalibration) and of params, FLOPs and synflow on the same subnets. With ``finetune``, also of the
+    inherited subnets after its steps (``kendall_tau_finetuned``) and, the control, of the same steps
+    from scratch (``kendall_tau_scratch_steps``)."""
     from nas.predictors.score import SCORES
+    from nas.supernet.finetune import finetuned_accuracy, scratch_accuracy
     from nas.supernet.train import subnet_accuracy
 
     specs = [net.space.resolve(a) for a in archs]
-    inherited = [subnet_accuracy(net, a, data, bn_images=bn_images, seed=seed, split=split) for a in archs]
-    no_recal = [subnet_accuracy(net, a, data, recalibrate=False, split=split) for a in archs]
-    params = [analytic_costs(s).params for s in specs]
-    flops = [analytic_costs(s).flops for s in specs]
+    cols: dict[str, list[float]] = {
+        "inherited": [subnet_accuracy(net, a, data, bn_images=bn_images, seed=seed, split=split) for a in archs],
+        "inherited_no_bn_recal": [subnet_accuracy(net, a, data, recalibrate=False, split=split) for a in archs],
+        "params": [analytic_costs(s).params for s in specs], "flops": [analytic_costs(s).flops for s in specs]}
     synflow = SCORES.get("synflow")()
-    syn = [synflow(s) for s in specs]
-    return {"kendall_tau": kendall(inherited, standalone), "kendall_tau_no_bn_recal": kendall(no_recal, standalone),
-            "kendall_tau_params": kendall(params, standalone), "kendall_tau_flops": kendall(flops, standalone),
-            "kendall_tau_synflow": kendall(syn, standalone),
-            "rows": [{"digest": a.digest(), "flops": f, "params": p, "synflow": s, "standalone": sa,
-                      "inherited": i, "inherited_no_bn_recal": n}
-                     for a, f, p, s, sa, i, n in zip(archs, flops, params, syn, standalone, inherited, no_recal)]}
+    cols["synflow"] = [synflow(s) for s in specs]
+    taus = {"kendall_tau": "inherited", "kendall_tau_no_bn_recal": "inherited_no_bn_recal",
+            "kendall_tau_params": "params", "kendall_tau_flops": "flops", "kendall_tau_synflow": "synflow"}
+    out: dict[str, Any] = {}
+    if finetune is not None:
+        cols["finetuned"] = [finetuned_accuracy(net, a, data, finetune, bn_images=bn_images, split=split, seed=seed)
+                             for a in archs]
+        cols["scratch_steps"] = [scratch_accuracy(net, a, data, finetune, split=split, seed=seed) for a in archs]
+        taus.update({"kendall_tau_finetuned": "finetuned", "kendall_tau_scratch_steps": "scratch_steps"})
+        out["finetune"] = {"steps": finetune.steps, "batch_size": finetune.batch_size, "lr": finetune.lr}
+    out.update({k: kendall(cols[c], standalone) for k, c in taus.items()})
+    out["rows"] = [{"digest": a.digest(), "standalone": standalone[i], **{c: v[i] for c, v in cols.items()}}
+                   for i, a in enumerate(archs)]
+    return out
 
 
 def bench_data(input: str, train_images: int) -> DatasetSplits:
@@ -174,6 +186,27 @@ class StandaloneCache:
                                                      and old.get("key") == self.key else {})
         self.reused = 0
 
+    def take_from(self, source: Path) -> int:
+        """Copy into this cache the entries of another bench's ``standalone.json`` (or its run folder)
+        measured under the same key; a missing file or another key is a one-line NasError. Returns the
+        number of entries taken. Only this cache's own file is written."""
+        from nas.io import read_json, write_json_atomic
+
+        path = source / STANDALONE_NAME if source.is_dir() else source
+        if not path.is_file():
+            raise NasError(f"no stand-alone results at {str(path)!r} (a bench run folder or its {STANDALONE_NAME})")
+        other = read_json(path, "stand-alone results")
+        if not isinstance(other, dict) or not isinstance(other.get("results"), dict):
+            raise NasError(f"{str(path)!r} does not hold stand-alone results")
+        if other.get("key") != self.key:
+            raise NasError(f"stand-alone results in {str(path)!r} were trained with other settings (schedule, "
+                           "space or data) than this bench's")
+        new = {k: v for k, v in other["results"].items() if k not in self.results}
+        self.results.update(new)
+        if new:
+            write_json_atomic(self.path, {"key": self.key, "results": self.results}, indent=1)
+        return len(new)
+
     def get(self, arch: Architecture, seed: int) -> dict[str, float] | None:
         got = self.results.get(f"{arch.digest()}/{seed}")
         self.reused += got is not None
@@ -192,7 +225,8 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
             optimizer: str = "adamw", out: str | Path = "runs/supernet-measure",
             settings: dict[str, Any] | None = None, rank_split: str = "valid",
             standalone_seeds: int = 1, supernet_options: dict[str, Any] | None = None,
-            body: str = "shared") -> dict[str, Any]:
+            body: str = "shared", finetune_steps: int = 0,
+            standalone_from: str | Path | None = None) -> dict[str, Any]:
     """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
     of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
     largest and smallest subnets. The ranking compares accuracies on ``rank_split`` (valid or test;
@@ -202,8 +236,11 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     shows how far the reference ranking itself is noise. A finished (or interrupted) supernet already
     in ``out/supernet`` with the same settings is resumed, not retrained; so are stand-alone results in
     ``out/standalone.json``. ``supernet_options`` sets other ``SupernetTrainConfig`` fields (e.g.
-    ``num_random``, ``distill``, ``sampler``); ``body`` is the supernet's (``Supernet``). Writes ``out/measure.json`` as it goes; returns the same
-    object."""
+    ``num_random``, ``distill``, ``sampler``); ``body`` is the supernet's (``Supernet``).
+    ``finetune_steps`` > 0 also ranks the inherited subnets after that many fine-tuning steps, and the
+    same steps from scratch (``ranking``). ``standalone_from`` (another bench's run folder or its
+    ``standalone.json``) supplies stand-alone results measured there under the same settings. Writes
+    ``out/measure.json`` as it goes; returns the same object."""
     import os
     from dataclasses import replace
 
@@ -214,25 +251,33 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     if rank_split not in ("valid", "test"):
         raise NasError(f"rank split {rank_split!r} not allowed; allowed: valid, test")
     cfg = supernet_config(supernet_epochs, batch, bn_images, optimizer, supernet_options)
+    finetune = FinetuneSettings(finetune_steps, batch_size=batch) if finetune_steps else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     run_settings = {"space": space, "input": input, "train_images": train_images, "batch": batch,
                 "supernet_epochs": supernet_epochs, "standalone_epochs": standalone_epochs, "subnets": subnets,
                 "bn_images": bn_images, "optimizer": optimizer, "space_settings": settings or {},
                     "rank_split": rank_split, "standalone_seeds": standalone_seeds,
-                    "supernet_options": supernet_options or {}, "body": body}
+                    "supernet_options": supernet_options or {}, "body": body, "finetune_steps": finetune_steps}
     res: dict[str, Any] = {"settings": run_settings, "loadavg_start": os.getloadavg()}
 
     def save() -> None:
         write_json_atomic(out / "measure.json", res, indent=2)
 
     t0 = time.time()
+    data = bench_data(input, train_images)
+    if finetune is not None:
+        finetune.check(data)
+    net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings, body=body)
+    sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
+    cache = StandaloneCache(out / STANDALONE_NAME, {"config": sa_cfg.to_json(), "space": net.config(),
+                                                    "data": data.name, "train_images": train_images})
+    if standalone_from is not None:  # checked before any training: a wrong source fails in one line now
+        res["standalone_taken"] = cache.take_from(Path(standalone_from))
     res["step_cost"] = step_cost(space, input, batch, settings=settings, body=body, config=cfg)
     res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
     save()
-    data = bench_data(input, train_images)
     res["data"] = {"train": len(data.train), "valid": len(data.valid), "test": len(data.test)}
-    net = build_supernet(space, data.input_type, data.num_classes, seed=0, settings=settings, body=body)
     t = time.time()
     sres = train_supernet(net, data, cfg, out_dir=out / "supernet",
                           resume=(out / "supernet" / "supernet.pt").is_file())
@@ -241,9 +286,6 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     save()
     net.eval()
     archs = spread_over_flops(net, subnets, seed=1)
-    sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
-    cache = StandaloneCache(out / STANDALONE_NAME, {"config": sa_cfg.to_json(), "space": net.config(),
-                                                    "data": data.name, "train_images": train_images})
     per_seed: list[list[float]] = []
     t = time.time()
     for a in archs:
@@ -260,7 +302,7 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     res["standalone_reused"] = cache.reused
     standalone = [float(np.mean(accs)) for accs in per_seed]
     res["standalone"] = {"seconds": time.time() - t, "config": sa_cfg.to_json()}
-    res.update(ranking(net, data, archs, standalone, bn_images=bn_images, split=rank_split))
+    res.update(ranking(net, data, archs, standalone, bn_images=bn_images, split=rank_split, finetune=finetune))
     res["standalone_spread"] = {"min": min(standalone), "max": max(standalone), "std": float(np.std(standalone))}
     if standalone_seeds > 1:
         res["kendall_tau_seed_to_seed"] = kendall([p[0] for p in per_seed], [p[1] for p in per_seed])
