@@ -41,22 +41,33 @@ def worker(space: str, steps: int, out: str) -> None:
         dist.destroy_process_group()
 
 
+def _run(argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
+    """Run one training of the check; a failure is a one-line NasError with the last line it printed."""
+    from nas.errors import NasError
+
+    r = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ["no output"])[-1]
+        raise NasError(f"the DDP check's {what} failed (exit {r.returncode}): {last[:200]}")
+
+
 def ddp_check(steps: int = 10, space: str = "nb201") -> dict:
-    """Run the 1-process and the 2-process trainings and compare their weights."""
+    """Run the 1-process and the 2-process trainings and compare their weights. The 2-process run is a
+    single-node torchrun on a free port (``--standalone``), so checks running side by side do not meet."""
     import torch
 
-    tmp = Path(tempfile.mkdtemp())
     me = ["-m", "nas.supernet.ddp_check", "--space", space, "--steps", str(steps), "--worker"]
-    t0 = time.time()
-    subprocess.run([sys.executable, *me, str(tmp / "one.pt")], check=True)
-    t1 = time.time()
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29561",
-                    *me, str(tmp / "two.pt")], check=True)
-    t2 = time.time()
-    # control: the same one-process run with 2 threads (only float summation order differs)
-    subprocess.run([sys.executable, *me, str(tmp / "one_t2.pt")], check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
-    a, b = torch.load(tmp / "one.pt"), torch.load(tmp / "two.pt")
-    c = torch.load(tmp / "one_t2.pt")
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        t0 = time.time()
+        _run([sys.executable, *me, str(tmp / "one.pt")], "1-process run")
+        t1 = time.time()
+        _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+              *me, str(tmp / "two.pt")], "2-process run")
+        t2 = time.time()
+        # control: the same one-process run with 2 threads (only float summation order differs)
+        _run([sys.executable, *me, str(tmp / "one_t2.pt")], "control run", env={**os.environ, "OMP_NUM_THREADS": "2"})
+        a, b, c = (torch.load(tmp / name, weights_only=True) for name in ("one.pt", "two.pt", "one_t2.pt"))
     control = max(float((a[k].double() - c[k].double()).abs().max()) for k in a if a[k].is_floating_point())
     diffs = {k: float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point()}
     worst = max(diffs, key=diffs.get)

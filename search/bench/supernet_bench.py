@@ -233,7 +233,9 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     test is 1,000 images on mnist5k, valid 400: less sampling noise between close subnets). Each
     subnet is trained alone ``standalone_seeds`` times (weights and data order seeded 0, 1, ...); the
     reference is the mean, and with two or more seeds ``kendall_tau_seed_to_seed`` (seed 0 vs seed 1)
-    shows how far the reference ranking itself is noise. A finished (or interrupted) supernet already
+    shows how far the reference ranking itself is noise; with four or more, ``kendall_tau_split_half``
+    (mean of the even seeds vs mean of the odd ones) is about the best τ any predictor can reach against
+    a reference of half as many seeds. A finished (or interrupted) supernet already
     in ``out/supernet`` with the same settings is resumed, not retrained; so are stand-alone results in
     ``out/standalone.json``. ``supernet_options`` sets other ``SupernetTrainConfig`` fields (e.g.
     ``num_random``, ``distill``, ``sampler``); ``body`` is the supernet's (``Supernet``).
@@ -307,6 +309,9 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     if standalone_seeds > 1:
         res["kendall_tau_seed_to_seed"] = kendall([p[0] for p in per_seed], [p[1] for p in per_seed])
         res["standalone_seed_mean_abs_diff"] = float(np.mean([abs(p[0] - p[1]) for p in per_seed]))
+    if standalone_seeds >= 4:  # how well one half of the reference's seeds ranks the other: its noise ceiling
+        res["kendall_tau_split_half"] = kendall([float(np.mean(p[0::2])) for p in per_seed],
+                                                [float(np.mean(p[1::2])) for p in per_seed])
     save()
     inherit: dict[str, Any] = {}
     scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)
