@@ -35,7 +35,9 @@ def space_from_config(config: Mapping[str, Any]) -> SearchSpace:
     return get_space(name, input=inp, num_classes=cfg.pop("num_classes", None), **cfg)
 
 
-def _canonical(space: SearchSpace, genes: Mapping[str, Any]) -> Architecture | None:
+def runnable_arch(space: SearchSpace, genes: Mapping[str, Any]) -> Architecture | None:
+    """The architecture of ``genes`` (inactive genes put to their canonical values) when the space holds
+    it and can resolve it at its input size; None otherwise."""
     hp = space.canonical(genes) if isinstance(space, CanonicalSpace) else HParams(genes)
     a = Architecture(space.name, hp)
     if not space.contains(a):
@@ -60,7 +62,7 @@ def covering_archs(space: SearchSpace) -> list[Architecture]:
         base = {d.name: d.choices[-1] if d.ordered else d.choices[i % len(d.choices)] for d in dims}
         variants = [base] + [{**base, d.name: v} for d in dims for v in d.choices]
         for genes in variants:
-            a = _canonical(space, genes)
+            a = runnable_arch(space, genes)
             if a is not None:
                 out[a] = None
     if not out:
@@ -73,13 +75,13 @@ def extreme_arch(space: SearchSpace, largest: bool) -> Architecture:
     each unordered gene in turn set to the choice with the most (fewest) FLOPs."""
     pick = max if largest else min
     genes = {d.name: (d.choices[-1] if largest else d.choices[0]) for d in space.dims}
-    a = _canonical(space, genes)
+    a = runnable_arch(space, genes)
     if a is None:
         raise NasError(f"space {space.name!r}: its {'largest' if largest else 'smallest'} genes are not valid")
     for d in space.dims:
         if d.ordered:
             continue
-        options = [b for v in d.choices if (b := _canonical(space, {**a.genes, d.name: v})) is not None]
+        options = [b for v in d.choices if (b := runnable_arch(space, {**a.genes, d.name: v})) is not None]
         a = pick(options, key=lambda b: flops(space.resolve(b)))
     return a
 
@@ -154,7 +156,7 @@ class Supernet(nn.Module):
         for _ in range(tries):
             genes = {d.name: (d.choices[-1] if largest else d.choices[0]) if d.ordered
                      else d.choices[int(rng.integers(len(d.choices)))] for d in self.space.dims}
-            a = _canonical(self.space, genes)
+            a = runnable_arch(self.space, genes)
             if a is not None:
                 return a
         return self.largest() if largest else self.smallest()

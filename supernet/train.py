@@ -136,7 +136,7 @@ def step_archs(net: Supernet, sampler, seed: int, step: int, num_random: int, ex
         extremes = [net.largest(), net.smallest()]
     else:
         extremes = [net.extreme_with_random_ops(rng, largest=True), net.extreme_with_random_ops(rng, largest=False)]
-    return extremes + [sampler.sample(rng) for _ in range(num_random)]
+    return extremes + sampler.draw(rng, num_random)
 
 
 def sandwich_step(net: Supernet, archs: list, x: torch.Tensor, y: torch.Tensor, config: SupernetTrainConfig,

@@ -251,6 +251,26 @@ def test_flops_stratified_sampler_fills_every_band():
     assert counts.min() >= 10 and counts.sum() == 80
 
 
+def test_fair_sampler_trains_every_op_choice_once_per_step():
+    from nas.supernet.sampling import make_sampler
+    from nas.supernet.train import step_archs
+
+    space = SPACES.get("nb201")(input=TensorType.map(1, 8, 8), channels=4, cells=1)
+    net = build_supernet(space)
+    sampler = make_sampler("fair", space)
+    edges = [d for d in space.dims if not d.ordered]
+    assert len(edges) == 6 and all(len(d.choices) == 5 for d in edges)
+    for step in range(3):
+        drawn = step_archs(net, sampler, 0, step, 5)[2:]  # after the largest and the smallest
+        for d in edges:
+            assert sorted(a.genes[d.name] for a in drawn) == sorted(d.choices)
+    seven = sampler.draw(np.random.default_rng(1), 7)  # more draws than choices: the permutation cycles
+    for d in edges:
+        counts = [sum(a.genes[d.name] == c for a in seven) for c in d.choices]
+        assert sorted(counts) == [1, 1, 1, 2, 2]
+    assert step_archs(net, sampler, 0, 4, 5) == step_archs(net, make_sampler("fair", space), 0, 4, 5)  # seeded
+
+
 def test_step_cost_times_the_configured_sandwich():
     """The step-cost child runs the sandwich of the bench's settings: 2 extremes + ``num_random`` subnets."""
     from nas.search.bench.supernet_bench import _step_cost_child

@@ -21,7 +21,9 @@ def add_parser(sub):
     t.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
     t.add_argument("--optimizer", default="sgd", help="sgd (Nesterov, default) or adamw")
     t.add_argument("--lr", type=float, help="peak learning rate (default: SGD 0.05 x batch/128, AdamW 2e-3)")
-    t.add_argument("--sampler", default="uniform", help="subnet sampling: uniform or flops (default: uniform)")
+    t.add_argument("--sampler", default="uniform",
+                   help="subnet sampling: uniform (default), flops (FLOPs-stratified) or fair (each op choice once "
+                        "per step, with --num-random the number of choices)")
     t.add_argument("--num-random", type=int, default=2, help="random subnets per step besides the extremes (default: 2)")
     t.add_argument("--no-distill", action="store_true", help="train the subnets on labels, not on the largest's output")
     t.add_argument("--bn-images", type=int, default=1000, help="training images for BN recalibration (default: 1000)")
