@@ -283,6 +283,19 @@ def test_step_cost_times_the_configured_sandwich():
     assert _step_cost_child("tiny_test", None, 4, "largest", 1, config=cfg)["subnets_per_step"] == 1
 
 
+def test_step_cost_reports_each_childs_own_peak_memory_not_its_parents():
+    """Under Linux a fork + exec child inherits in ``ru_maxrss`` the parent's size at the fork: a bench
+    that had loaded its data first saw both children at the parent's 739 MiB. Each child reports its own."""
+    from nas.search.bench.supernet_bench import step_cost
+
+    held = torch.ones(600 * 2**20 // 4)  # 600 MiB in this (the parent) process while the children run
+    r = step_cost("hybrid", "1x32x32", 16, steps=1,
+                  settings={"width_mult": 0.25, "max_depth": 1, "mixers": ["dwconv3", "identity"]})
+    assert held.numel() and all(r[m]["peak_rss_mib"] < 550 for m in ("largest", "sandwich"))
+    assert all(0 < r[m]["steps_peak_rss_mib"] <= r[m]["peak_rss_mib"] for m in ("largest", "sandwich"))
+    assert r["sandwich"]["subnets_per_step"] == 4
+
+
 def test_ddp_two_processes_match_one_and_checks_side_by_side_do_not_collide():
     """2 gloo processes with the global batch split take the same steps as 1 process with the whole
     batch (float summation order aside: 6e-7 after 3 steps here); two checks at once each get a free
