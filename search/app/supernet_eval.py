@@ -67,8 +67,8 @@ class SupernetFactory(EvaluatorFactory):
         if not data:
             raise NasError("the supernet checkpoint names no dataset; pass --data")
         ev = SupernetEvaluator(ref, str(config.supernet), data, finetune_steps=config.supernet_finetune_steps)
-        if ev.finetune_steps:
-            ev.dataset  # noqa: B018 - too many steps for the data: one line now, not a failed trial later
+        if ev.finetune_steps:  # too many steps for the data: one line now, not a failed trial later
+            ev.finetune.check(ev.dataset)
         return ev
 
 
@@ -99,13 +99,10 @@ class SupernetEvaluator:
         from nas.training.datasets import load_dataset
 
         inp = self.ref.space.input
-        data = load_dataset(self.data, resize=f"{inp.channels}x{inp.height}x{inp.width}")
-        if self.finetune_steps:
-            self.finetune.check(data)
-        return data
+        return load_dataset(self.data, resize=f"{inp.channels}x{inp.height}x{inp.width}")
 
     @property
-    def finetune(self) -> Any:
+    def finetune(self) -> Any:  # FinetuneSettings (imported lazily: torch)
         from nas.supernet.finetune import FinetuneSettings
 
         return FinetuneSettings(self.finetune_steps)
