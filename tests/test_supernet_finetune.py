@@ -161,6 +161,9 @@ def test_bench_ranks_fine_tuned_subnets_and_takes_stand_alone_results_from_anoth
     assert first["finetune"] == {"steps": 2, "batch_size": 64, "lr": 5e-4}
     rows = first["rows"]
     assert len(rows) == 3 and all({"finetuned", "scratch_steps", "inherited"} <= set(r) for r in rows)
+    from nas.searchspace.architecture import Architecture
+
+    assert all(Architecture.from_json(r["arch"]).digest() == r["digest"] for r in rows)  # rows name their subnet
     assert first["kendall_tau_finetuned"] == benchmark.kendall([r["finetuned"] for r in rows],
                                                                [r["standalone"] for r in rows])
     second = benchmark.measure(**_measure_kw(tmp_path, "b"), supernet_options={"seed": 1},

@@ -164,8 +164,8 @@ def ranking(net: Supernet, data: DatasetSplits, archs: list[Architecture], stand
         taus.update({"kendall_tau_finetuned": "finetuned", "kendall_tau_scratch_steps": "scratch_steps"})
         out["finetune"] = {"steps": finetune.steps, "batch_size": finetune.batch_size, "lr": finetune.lr}
     out.update({k: kendall(cols[c], standalone) for k, c in taus.items()})
-    out["rows"] = [{"digest": a.digest(), "standalone": standalone[i], **{c: v[i] for c, v in cols.items()}}
-                   for i, a in enumerate(archs)]
+    out["rows"] = [{"digest": a.digest(), "arch": a.to_json(), "standalone": standalone[i],
+                    **{c: v[i] for c, v in cols.items()}} for i, a in enumerate(archs)]
     return out
 
 
