@@ -220,6 +220,8 @@ CASES: list[Case] = [
     C("bench-supernet-unknown-body", *BS, "--body", "none", *RB, expect="supernet body 'none' not allowed"),
     C("supernet-bad-optimizer", "supernet", "train", "--space", "nb201", "--data", "digits", "--optimizer", "lamb", *R,
       expect="optimizer='lamb' not allowed"),
+    C("supernet-unknown-sampler", "supernet", "train", "--space", "nb201", "--data", "digits", "--sampler", "best", *R,
+      expect="sampler='best' not allowed; allowed: uniform, flops, fair"),
     C("extract-missing-checkpoint", "extract", "{d}/nope.pt", "--arch", "largest", "-o", "{d}/m.pt",
       expect="does not exist"),
     C("extract-corrupt-checkpoint", "extract", "{d}/trunc.json", "--arch", "largest", "-o", "{d}/m.pt",
