@@ -40,10 +40,15 @@ class FinetuneSettings:
 
     def check(self, data: DatasetSplits) -> None:
         """A one-line error when ``steps`` batches need more than one pass over ``data.train``."""
-        most = len(data.train) // self.batch_size
+        self.check_images(len(data.train), f"on {data.name!r}")
+
+    def check_images(self, images: int, where: str) -> None:
+        """A one-line error when ``steps`` batches need more than one pass over ``images`` training
+        images (``where`` says whose, in the message)."""
+        most = images // self.batch_size
         if self.steps > most:
-            raise NasError(f"fine-tune steps {self.steps} not allowed on {data.name!r}: at most {most} "
-                           f"(one pass over its {len(data.train)} training images at batch {self.batch_size})")
+            raise NasError(f"fine-tune steps {self.steps} not allowed {where}: at most {most} "
+                           f"(one pass over {images} training images at batch {self.batch_size})")
 
     def train_config(self, seed: int, from_scratch: bool = False) -> TrainConfig:
         """The trainer's settings for these steps; ``from_scratch``: its own AdamW rate and warm-up."""

@@ -14,7 +14,17 @@ from nas.supernet.network import runnable_arch
 SAMPLERS = ("uniform", "flops", "fair")
 
 
-class UniformSampler:
+class _DrawEach:
+    """``draw``: ``n`` independent ``sample`` calls."""
+
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        raise NotImplementedError
+
+    def draw(self, rng: np.random.Generator, n: int) -> list[Architecture]:
+        return [self.sample(rng) for _ in range(n)]
+
+
+class UniformSampler(_DrawEach):
     """Every gene drawn by the space's own ``sample`` (uniform over each dimension's choices)."""
 
     def __init__(self, space: SearchSpace) -> None:
@@ -23,11 +33,8 @@ class UniformSampler:
     def sample(self, rng: np.random.Generator) -> Architecture:
         return self.space.sample(rng)
 
-    def draw(self, rng: np.random.Generator, n: int) -> list[Architecture]:
-        return [self.sample(rng) for _ in range(n)]
 
-
-class FlopsStratifiedSampler:
+class FlopsStratifiedSampler(_DrawEach):
     """Equal chances for each of ``strata`` FLOPs bands: the band edges are quantiles of ``probe``
     uniform draws (seeded, so every process and every resume sees the same bands); a draw picks a band
     uniformly, then draws uniform architectures until one falls in it (at most ``tries``; the last
@@ -54,9 +61,6 @@ class FlopsStratifiedSampler:
                 return a
             a = self.space.sample(rng)
         return a
-
-    def draw(self, rng: np.random.Generator, n: int) -> list[Architecture]:
-        return [self.sample(rng) for _ in range(n)]
 
 
 class FairSampler:

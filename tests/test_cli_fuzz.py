@@ -265,7 +265,7 @@ CASES: list[Case] = [
       expect="width_mult=2.0 not allowed"),
     C("bench-supernet-negative-finetune", *BS, "--finetune-steps", "-1", *RB, expect="--finetune-steps -1 not"),
     C("bench-supernet-finetune-past-one-pass", *BS, "--finetune-steps", "57", "--train-images", "640", *RB,
-      expect="at most 10 (one pass)"),
+      expect="not allowed with --train-images 640: at most 10"),
     C("bench-supernet-missing-standalone-from", *BS, "--standalone-from", "{d}/nowhere", *RB, expect="does not exist"),
     C("bench-supernet-mobilenet-per-mixer", *BS, "--space", "mobilenet", "--body", "per-mixer", *RB, expect="MetaFormer"),
     C("search-finetune-not-supernet", *S, "--supernet-finetune-steps", "5", *R, expect="--evaluator supernet only"),

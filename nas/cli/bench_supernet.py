@@ -81,9 +81,11 @@ def run(args) -> int:
             raise NasError(f"--{name.replace('_', '-')} {getattr(args, name)} not allowed; give an integer >= 1")
     if args.finetune_steps < 0:
         raise NasError(f"--finetune-steps {args.finetune_steps} not allowed; give an integer >= 0")
-    if args.finetune_steps > args.train_images // args.batch:
-        raise NasError(f"--finetune-steps {args.finetune_steps} not allowed with --train-images {args.train_images} "
-                       f"and --batch {args.batch}: at most {args.train_images // args.batch} (one pass)")
+    if args.finetune_steps:  # before any work; measure() checks again against the data it loads
+        from nas.supernet.finetune import FinetuneSettings
+
+        FinetuneSettings(args.finetune_steps, batch_size=args.batch).check_images(
+            args.train_images, f"with --train-images {args.train_images}")
     if args.standalone_from is not None and not Path(args.standalone_from).exists():
         raise NasError(f"--standalone-from {args.standalone_from!r} does not exist; give a bench run folder or its "
                        "standalone.json")
