@@ -69,7 +69,8 @@ class OpSpec:
     - ``fan_ins(t, hp)`` (DeepMAD, required) and ``deepmad_block`` (counts in DeepMAD's depth list);
     - ``kernels(t, hp)`` / ``launches(t, hp)`` (roofline latency: what one call launches);
     - ``components``, ``variant``, ``latency_group`` (all ``(t, hp)``) (containers of other ops: the
-      family histogram, and which lookup-table measurements a layer is interpolated from).
+      family histogram, and which lookup-table measurements a layer is interpolated from);
+    - ``stacked(t, hp)`` (weight-sharing supernets: fused projections whose blocks are sliced one by one).
     """
 
     name: ClassVar[str] = ""
@@ -187,6 +188,13 @@ class OpSpec:
     def latency_group(self, t: TensorType, hp: HParams) -> str:
         """Lookup table: the family whose measured/roofline ratio stands in for a never-measured variant."""
         return self.family
+
+    def stacked(self, t: TensorType, hp: HParams) -> dict[str, tuple[int, ...]]:
+        """Weight-sharing supernets: the tensors of ``build(t, hp)`` whose first axis stacks several
+        blocks (a fused q/k/v projection), each name mapped to its blocks' sizes in order. A supernet
+        cuts such a tensor block by block, so a narrow subnet's k is the wide one's k, not a piece of
+        its q. Default: no stacked tensors (only parameters may be stacked, never buffers)."""
+        return {}
 
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.family})>"

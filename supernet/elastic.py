@@ -4,7 +4,8 @@ A position sees every (input type, hyper-parameters) *case* an architecture of t
 The generic builder (``SlicedPosition``) groups the cases by what the op's ``OpSpec.elastic`` declaration
 does not let vary (plus the set of parameter names the op builds), keeps one max-size weight set per
 group, and runs a case by calling the op's own module (``OpSpec.build``) functionally with weights sliced
-from the max-size tensors: channels take a prefix, kernels the centre (Once-for-All's scheme). So the
+from the max-size tensors: channels take a prefix, kernels the centre (Once-for-All's scheme), and a
+fused projection (``OpSpec.stacked``: q/k/v in one Linear) takes each block's prefix. So the
 forward pass *is* the plain module's and ``extract`` only copies slices. Ops whose structure changes with
 a hyper-parameter in a way slicing cannot express register their own builder in ``ELASTIC`` (the
 NAS-Bench-201 cell, one weight set per edge and op).
@@ -16,6 +17,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -82,9 +84,19 @@ def shared_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def slice_to(big: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+Blocks = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def slice_to(big: torch.Tensor, shape: Sequence[int], blocks: Blocks | None = None) -> torch.Tensor:
     """``big`` cut to ``shape``: a prefix along the first two axes (channels), the centre along the rest
-    (kernels). A view when possible, so gradients and in-place statistic updates reach ``big``."""
+    (kernels). A view when possible, so gradients and in-place statistic updates reach ``big``.
+
+    ``blocks`` = (``big``'s block sizes, the wanted ones) when the first axis stacks blocks
+    (``OpSpec.stacked``): each block is cut on its own and the cuts are concatenated (a copy)."""
+    if blocks is not None and tuple(blocks[0]) != tuple(blocks[1]):
+        rest = tuple(shape[1:])
+        parts = torch.split(big, list(blocks[0]))
+        return torch.cat([slice_to(part, (n, *rest)) for part, n in zip(parts, blocks[1])])
     if tuple(big.shape) == tuple(shape):
         return big
     out = big
@@ -131,13 +143,22 @@ class SlicedPosition(ElasticPosition):
             groups.setdefault(self._group(t, hp, shapes), []).append(((t, hp), shapes))
         self.groups = nn.ModuleDict()
         self._max: dict[str, dict[str, torch.Size]] = {}
+        self._blocks: dict[str, dict[str, tuple[int, ...]]] = {}
         for key in sorted(groups):
             members = groups[key]
             names = list(members[0][1])
             big = {n: torch.Size(max(s[n][a] for _, s in members) for a in range(len(members[0][1][n])))
                    for n in names}
+            stacks = [self.spec.stacked(t, hp) for (t, hp), _ in members]
+            self._blocks[key] = {n: tuple(max(b) for b in zip(*(st[n] for st in stacks))) for n in stacks[0]}
+            for n, b in self._blocks[key].items():
+                big[n] = torch.Size((sum(b), *big[n][1:]))
             self._max[key] = big
-            self.groups[key] = self._init_store(members, big)
+            self.groups[key] = self._init_store(members, big, self._blocks[key])
+
+    def has_stacked_tensors(self) -> bool:
+        """Whether a weight group holds a tensor cut block by block (``OpSpec.stacked``)."""
+        return any(self._blocks.values())
 
     # -- grouping ------------------------------------------------------------------------------
     def _shapes(self, t: TensorType, hp: HParams) -> dict[str, torch.Size]:
@@ -152,7 +173,8 @@ class SlicedPosition(ElasticPosition):
         sig = tuple((k, len(s)) for k, s in shapes.items())
         return f"g{_digest((fixed, typ, sig))}"
 
-    def _init_store(self, members: list, big: dict[str, torch.Size]) -> _Store:
+    def _init_store(self, members: list, big: dict[str, torch.Size],
+                    big_blocks: dict[str, tuple[int, ...]]) -> _Store:
         """Max-size tensors initialised from real builds: the largest case's own initialisation, and any
         element no single case reaches (shapes that grow along different axes) from smaller cases."""
         order = sorted(members, key=lambda m: sum(s.numel() for s in m[1].values()))
@@ -160,10 +182,17 @@ class SlicedPosition(ElasticPosition):
         filled = {n: False for n in big}
         for (t, hp), shapes in reversed(order):
             real = shared_tensors(self.spec.build(t, hp))  # consumes the caller's seeded rng
+            stacked = self.spec.stacked(t, hp)
             for n, v in real.items():
-                if not filled[n]:
+                if filled[n]:
+                    continue
+                if n in stacked:  # block by block, where slice_to reads them back
+                    starts = np.cumsum((0, *big_blocks[n][:-1]))
+                    for start, part in zip(starts, torch.split(v.detach(), list(stacked[n]))):
+                        params[n][(slice(start, start + len(part)), *(slice(0, d) for d in part.shape[1:]))] = part
+                else:
                     params[n][tuple(slice(0, d) for d in v.shape)] = v.detach()
-                    filled[n] = tuple(v.shape) == tuple(big[n])
+                filled[n] = tuple(v.shape) == tuple(big[n])
             if all(filled.values()):
                 break
         probe = _quiet_build(self.spec, *order[-1][0], device="meta")
@@ -179,8 +208,10 @@ class SlicedPosition(ElasticPosition):
         if key not in self._max:
             raise NasError(f"layer {layer.name!r}: op {layer.op!r} with {dict(hp.to_json())} on {t} is outside "
                            f"the supernet (no weight set for this choice)")
+        stacked = self.spec.stacked(t, hp)
         for n, s in shapes.items():
-            if any(a > b for a, b in zip(s, self._max[key][n])):
+            if any(a > b for a, b in zip(s, self._max[key][n])) or any(
+                    a > b for a, b in zip(stacked.get(n, ()), self._blocks[key].get(n, ()))):
                 raise NasError(f"layer {layer.name!r}: op {layer.op!r} needs {n} of shape {tuple(s)}, larger "
                                f"than the supernet's {tuple(self._max[key][n])}: outside the supernet")
         return key
@@ -204,20 +235,24 @@ class SlicedPosition(ElasticPosition):
             hit = self._skeletons[ck] = (key, module)
         return hit
 
-    def _slices(self, key: str, module_shapes: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
+    def _slices(self, key: str, module_shapes: dict[str, torch.Size],
+                stacked: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
+        """The case's tensors cut from group ``key``; ``stacked`` is the case's ``OpSpec.stacked``."""
         store = self.groups[key]
         # parameters as contiguous copies (torch's conv kernels are far slower on strided weights; the
         # copy is differentiable); statistics buffers as views, so BatchNorm's in-place updates land
         out = {}
         for n, s in module_shapes.items():
-            v = slice_to(store.get(n), s)
+            blocks = (self._blocks[key][n], stacked[n]) if stacked and n in stacked else None
+            v = slice_to(store.get(n), s, blocks)
             out[n] = v.contiguous() if isinstance(store.get(n), nn.Parameter) else v
         return out
 
     def forward(self, x: torch.Tensor, layer: Layer) -> torch.Tensor:
         key, module = self._skeleton(layer)
         module.train(self.training)
-        tensors = self._slices(key, {n: v.shape for n, v in shared_tensors(module).items()})
+        tensors = self._slices(key, {n: v.shape for n, v in shared_tensors(module).items()},
+                               self.spec.stacked(layer.in_type, layer.hp))
         return functional_call(module, tensors, (x,), strict=False)
 
     def extract(self, layer: Layer) -> nn.Module:
@@ -225,7 +260,8 @@ class SlicedPosition(ElasticPosition):
         module = _quiet_build(self.spec, layer.in_type, layer.hp)
         own = shared_tensors(module)
         with torch.no_grad():
-            for n, v in self._slices(key, {n: v.shape for n, v in own.items()}).items():
+            for n, v in self._slices(key, {n: v.shape for n, v in own.items()},
+                                     self.spec.stacked(layer.in_type, layer.hp)).items():
                 own[n].copy_(v)
         return module.train(self.training)
 

@@ -81,7 +81,8 @@ class MetaFormerPosition(ElasticPosition):
         body, body_pos, mixer, pos = self._parts(layer)
         key, skel = body_pos._skeleton(body)
         skel.train(self.training)
-        tensors = body_pos._slices(key, {n: v.shape for n, v in _shared(skel).items()})
+        tensors = body_pos._slices(key, {n: v.shape for n, v in _shared(skel).items()},
+                                   body_pos.spec.stacked(body.in_type, body.hp))
 
         def run(name: str, h: torch.Tensor) -> torch.Tensor:
             sub = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}

@@ -134,6 +134,12 @@ class Supernet(nn.Module):
     def config(self) -> dict[str, Any]:
         return self.space.config()
 
+    def has_stacked_tensors(self) -> bool:
+        """Whether some position holds a fused projection cut block by block (``OpSpec.stacked``)."""
+        from nas.supernet.elastic import SlicedPosition
+
+        return any(isinstance(m, SlicedPosition) and m.has_stacked_tensors() for m in self.modules())
+
     def options(self) -> dict[str, Any]:
         """Settings of the supernet itself (not of its space) that differ from the defaults."""
         return {} if self.body == "shared" else {"body": self.body}

@@ -38,6 +38,20 @@ from nas.training.trainer import evaluate
 
 CHECKPOINT_NAME = "supernet.pt"
 KIND = "supernet"
+#: How a checkpoint's max-size tensors are laid out. 2: fused projections (``OpSpec.stacked``: attention's
+#: q/k/v, Mamba's in_proj and x_proj) are cut block by block; 1 (checkpoints without the field) cut them
+#: as one tensor, so their narrower subnets read other blocks' weights.
+WEIGHT_LAYOUT = 2
+
+
+def check_weight_layout(ckpt: dict[str, Any], net: Supernet, path: Path) -> None:
+    """A one-line NasError when ``ckpt`` was written under an older ``WEIGHT_LAYOUT`` that changes what
+    ``net``'s weights mean (only supernets holding stacked tensors are affected)."""
+    layout = ckpt.get("weight_layout", 1)
+    if layout != WEIGHT_LAYOUT and net.has_stacked_tensors():
+        raise NasError(f"checkpoint {str(path)!r} has weight layout {layout}, which cut attention's q/k/v (and "
+                       f"Mamba's projections) as one tensor; this version reads layout {WEIGHT_LAYOUT}: train "
+                       "the supernet again")
 
 
 @dataclass(frozen=True)
@@ -216,6 +230,7 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
             raise NasError(f"checkpoint {str(ckpt_path)!r} was trained with other settings; resume with the same ones")
         if ckpt.get("data", {}).get("name") != data.name:
             raise NasError(f"checkpoint {str(ckpt_path)!r} was trained on {ckpt['data'].get('name')!r}, not {data.name!r}")
+        check_weight_layout(ckpt, net, ckpt_path)
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -279,7 +294,7 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
                 "model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "rng": {"generator": gen.get_state()}, "epoch": epoch + 1, "history": history,
                 "config": config.to_json(), "space": net.config(), "supernet": net.options(), "data": data_info,
-                "train_seconds": elapsed}, kind=KIND)
+                "train_seconds": elapsed, "weight_layout": WEIGHT_LAYOUT}, kind=KIND)
         if done:
             break
     if bar is not None:
@@ -313,4 +328,5 @@ def load_supernet(path: str | Path) -> tuple[Supernet, dict[str, Any]]:
     except (KeyError, RuntimeError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise NasError(f"checkpoint {str(p)!r} does not hold a usable supernet ({first[:160]})") from None
+    check_weight_layout(ckpt, net, p)
     return net.eval(), ckpt

@@ -71,6 +71,11 @@ def test_op_declares_what_every_consumer_needs(name: str, i: int) -> None:
     assert spec.variant(t, hp).split("/")[0] == name
     parts = spec.components(t, hp)
     assert parts and all(p in OPS for p in parts)
+    # supernets: each stacked tensor is a parameter of the built module whose blocks fill its first axis
+    params = dict(spec.build(t, hp).named_parameters())
+    for tensor, blocks in spec.stacked(t, hp).items():
+        assert tensor in params and len(blocks) >= 2 and all(b > 0 for b in blocks)
+        assert sum(blocks) == params[tensor].shape[0]
 
 
 @pytest.mark.parametrize("name,i", CASES, ids=[f"{n}-{i}" for n, i in CASES])

@@ -99,6 +99,67 @@ def test_op_choice_position_and_unexportable_op_parity():
     assert _parity(net, archs, torch.randn(3, 1, 8, 8)) <= 1e-5
 
 
+def _narrow_and_wide(op: str, t_narrow: TensorType, t_wide: TensorType, hp: dict):
+    from nas.searchspace.netspec import Layer
+    from nas.searchspace.op_spec import OPS
+    from nas.supernet.elastic import build_position
+
+    spec = OPS.get(op)
+    layers = [Layer("l", op, spec.check(t, hp), t, t) for t in (t_narrow, t_wide)]
+    torch.manual_seed(0)
+    pos = build_position(op, [(la.in_type, la.hp) for la in layers])
+    return pos, layers, [pos.extract(la) for la in layers]
+
+
+@pytest.mark.parametrize("op", ["mhsa", "window_attention", "linear_attention"])
+def test_a_narrow_attention_subnet_reads_the_wide_ones_q_k_and_v_blocks(op):
+    """A fused qkv Linear D→3D is cut block by block: the narrow subnet's k is the wide one's k (a plain
+    prefix of 3D rows would hand it the wide q's upper half as k, and the wide k as v)."""
+    hp = {"heads": 1, **({"window": 2} if op == "window_attention" else {})}
+    pos, layers, (narrow, wide) = _narrow_and_wide(op, TensorType.seq(8, 2, 2), TensorType.seq(16, 2, 2), hp)
+    for block in range(3):
+        assert torch.equal(narrow.qkv.weight[8 * block:8 * block + 8], wide.qkv.weight[16 * block:16 * block + 8, :8])
+        assert torch.equal(narrow.qkv.bias[8 * block:8 * block + 8], wide.qkv.bias[16 * block:16 * block + 8])
+    x = torch.randn(2, 4, 8)
+    assert float((pos(x, layers[0]) - narrow(x)).detach().abs().max()) <= 1e-6
+    wide_weight = next(p for n, p in pos.named_parameters() if n.endswith("qkv__weight"))
+    assert wide_weight.shape == (48, 16)
+
+
+def test_a_narrow_mamba_reads_the_wide_ones_gate_and_its_b_and_c_blocks():
+    """Mamba's in_proj stacks x and the gate z; x_proj stacks Δ's rank-R input, B and C, with R = ⌈D/16⌉
+    growing with the width: each block is cut on its own."""
+    hp = {"state": 4, "expand": 1, "conv_kernel": 2}
+    pos, layers, (narrow, wide) = _narrow_and_wide("mamba", TensorType.seq(16, 2, 2), TensorType.seq(48, 2, 2), hp)
+    assert (narrow.rank, wide.rank) == (1, 3)
+    assert torch.equal(narrow.in_proj.weight[16:], wide.in_proj.weight[48:64, :16])  # the gate z
+    assert torch.equal(narrow.x_proj.weight[0], wide.x_proj.weight[0, :16])          # Δ's rank input
+    assert torch.equal(narrow.x_proj.weight[1:], wide.x_proj.weight[3:, :16])         # B and C
+    x = torch.randn(2, 4, 16)
+    assert float((pos(x, layers[0]) - narrow(x)).detach().abs().max()) <= 1e-6
+
+
+def test_a_checkpoint_of_the_old_weight_layout_is_refused_only_where_the_layout_changed(tmp_path):
+    from nas.supernet.train import WEIGHT_LAYOUT, load_supernet
+
+    settings = {"width_mult": 0.25, "max_depth": 1, "mixers": ["mhsa", "identity"]}
+    net = build_supernet("hybrid", "1x32x32", 10, settings=settings)
+    assert net.has_stacked_tensors()
+    payload = {"model": net.state_dict(), "space": net.config(), "data": {"name": "digits"}}
+    save_checkpoint(tmp_path / "old.pt", payload, kind="supernet")
+    with pytest.raises(NasError, match=r"weight layout 1, .*train the supernet again") as err:
+        load_supernet(tmp_path / "old.pt")
+    assert "\n" not in str(err.value)
+    save_checkpoint(tmp_path / "new.pt", {**payload, "weight_layout": WEIGHT_LAYOUT}, kind="supernet")
+    assert load_supernet(tmp_path / "new.pt")[0].has_stacked_tensors()
+    # no attention, nothing stacked: an old checkpoint means what it meant
+    tiny = build_supernet("tiny_test", seed=0)
+    assert not tiny.has_stacked_tensors()
+    save_checkpoint(tmp_path / "tiny.pt", {"model": tiny.state_dict(), "space": tiny.config(),
+                                           "data": {"name": "digits"}}, kind="supernet")
+    assert not load_supernet(tmp_path / "tiny.pt")[0].has_stacked_tensors()
+
+
 def test_bn_recalibration_is_the_exact_mean_over_images():
     bn = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
     images = torch.randn(400, 3, 4, 4) * 2 + 1

@@ -34,6 +34,11 @@ def qkv_proj_params(dim: int, qkv_bias: bool) -> int:
     return linear_params(dim, 3 * dim, qkv_bias) + linear_params(dim, dim, True)
 
 
+def qkv_stacked(dim: int, qkv_bias: bool) -> dict[str, tuple[int, ...]]:
+    """``OpSpec.stacked`` of a fused ``qkv`` Linear D→3D: its weight (and bias) stack q, k and v."""
+    return {"qkv.weight": (dim,) * 3, **({"qkv.bias": (dim,) * 3} if qkv_bias else {})}
+
+
 def attention_elems(tokens: int, dim: int, heads: int) -> int:
     """Elements read and written by one attention over ``tokens`` tokens (weights excluded).
 
@@ -82,6 +87,9 @@ class MultiHeadSelfAttention(OpSpec):
 
         check_heads(self.name, t.channels, hp["heads"])
         return SelfAttention(t.channels, hp["heads"], hp["qkv_bias"])
+
+    def stacked(self, t: TensorType, hp: HParams) -> dict[str, tuple[int, ...]]:
+        return qkv_stacked(t.channels, hp["qkv_bias"])
 
     def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
         return (t.channels, t.channels)  # value and output projections; softmax averaging adds no width

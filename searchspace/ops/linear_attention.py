@@ -6,7 +6,7 @@ from typing import Any
 
 from nas.searchspace.hparams import HParams
 from nas.searchspace.op_spec import OpSpec, register_op
-from nas.searchspace.ops.attention import HEADS, check_heads, qkv_proj_macs, qkv_proj_params
+from nas.searchspace.ops.attention import HEADS, check_heads, qkv_proj_macs, qkv_proj_params, qkv_stacked
 from nas.searchspace.tensor_type import Layout, TensorType
 
 
@@ -53,6 +53,9 @@ class LinearAttention(OpSpec):
 
         check_heads(self.name, t.channels, hp["heads"])
         return LinearSelfAttention(t.channels, hp["heads"])
+
+    def stacked(self, t: TensorType, hp: HParams) -> dict[str, tuple[int, ...]]:
+        return qkv_stacked(t.channels, True)
 
     def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
         return (t.channels, t.channels)  # value and output projections

@@ -100,6 +100,11 @@ class Mamba(OpSpec):
 
         return MambaMixer(t.channels, hp["state"], hp["expand"], hp["conv_kernel"])
 
+    def stacked(self, t: TensorType, hp: HParams) -> dict[str, tuple[int, ...]]:
+        """in_proj stacks x and the gate z; x_proj stacks Δ's rank-R input, B and C."""
+        inner, s = hp["expand"] * t.channels, hp["state"]
+        return {"in_proj.weight": (inner, inner), "x_proj.weight": (dt_rank(t.channels), s, s)}
+
     def examples(self) -> list[tuple[TensorType, dict[str, Any]]]:
         return [(TensorType.seq(16, 4, 4), {"state": 4, "expand": 2, "conv_kernel": 4}),
                 (TensorType.map(16, 4, 6), {"state": 8, "expand": 1, "conv_kernel": 3}),

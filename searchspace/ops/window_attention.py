@@ -14,6 +14,7 @@ from nas.searchspace.ops.attention import (
     check_heads,
     qkv_proj_macs,
     qkv_proj_params,
+    qkv_stacked,
 )
 from nas.searchspace.tensor_type import Layout, TensorType
 
@@ -75,6 +76,9 @@ class WindowAttention(OpSpec):
         self.out_type(t, hp)
         return WindowSelfAttention(t.channels, hp["heads"], hp["window"], t.height, t.width, hp["rel_pos"],
                                    hp["shift"])
+
+    def stacked(self, t: TensorType, hp: HParams) -> dict[str, tuple[int, ...]]:
+        return qkv_stacked(t.channels, True)
 
     def fan_ins(self, t: TensorType, hp: HParams) -> tuple[float, ...]:
         return (t.channels, t.channels)  # value and output projections
