@@ -370,3 +370,14 @@ def test_ddp_two_processes_match_one_and_checks_side_by_side_do_not_collide():
     for r in results:
         assert r["processes"] == 2 and r["steps"] == 3
         assert r["ddp_max_abs_diff"] <= 1e-4
+
+
+def test_a_failed_ddp_run_is_reported_by_its_exception_line_not_torchruns_banner():
+    from nas.supernet.ddp_check import _failure_line
+
+    out = ("[rank1]: Traceback (most recent call last):\n[rank1]:   File \"x.py\", line 3\n"
+           "[rank1]: RuntimeError: Connection reset by peer\n" + "=" * 56 + "\nsupernet_worker FAILED\n" + "-" * 56 + "\n"
+           "Failures:\n  <NO_OTHER_FAILURES>\n" + "=" * 56 + "\n")
+    assert _failure_line(out) == "[rank1]: RuntimeError: Connection reset by peer"
+    assert _failure_line("=====\nsomething went wrong\n=====\n") == "something went wrong"
+    assert _failure_line("") == "no output"
