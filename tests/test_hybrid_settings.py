@@ -149,6 +149,9 @@ def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) 
     assert again["supernet"]["train_seconds"] == first["supernet"]["train_seconds"]
     assert again["standalone_reused"] == 6  # 3 subnets x 2 seeds come from OUT/standalone.json
     assert again["rows"] == first["rows"]
+    # the inheritance check's from-scratch trainings come from OUT/scratch.json
+    assert (first["scratch_reused"], again["scratch_reused"]) == (0, 2)
+    assert again["weight_inheritance"] == first["weight_inheritance"]
 
 
 def test_per_mixer_body_supernet_extracts_exactly_and_its_checkpoint_keeps_the_body(tmp_path) -> None:

@@ -169,6 +169,8 @@ def test_bench_ranks_fine_tuned_subnets_and_takes_stand_alone_results_from_anoth
     second = benchmark.measure(**_measure_kw(tmp_path, "b"), supernet_options={"seed": 1},
                                standalone_from=tmp_path / "a", standalone_seeds=4)
     assert second["standalone_taken"] == 3 and second["standalone_reused"] == 3  # seed 0 of 3 subnets
+    assert second["scratch_taken"] == second["scratch_reused"] == 2  # largest and smallest, same epochs
+    assert second["weight_inheritance"]["largest"]["scratch_test"] == first["weight_inheritance"]["largest"]["scratch_test"]
     halves = [(sum(p[0::2]) / 2, sum(p[1::2]) / 2) for p in second["standalone_partial"]]
     assert second["kendall_tau_split_half"] == benchmark.kendall([h[0] for h in halves], [h[1] for h in halves])
     assert [p[0] for p in second["standalone_partial"]] == [r["standalone"] for r in rows]
@@ -182,6 +184,9 @@ def test_bench_ranks_fine_tuned_subnets_and_takes_stand_alone_results_from_anoth
     assert not (tmp_path / "c" / "supernet").exists()  # refused before any training
     with pytest.raises(NasError, match="no stand-alone results at"):
         benchmark.measure(**_measure_kw(tmp_path, "d"), standalone_from=tmp_path / "nowhere")
+    longer = benchmark.measure(**{**_measure_kw(tmp_path, "e"), "supernet_epochs": 2}, finetune_steps=0,
+                               standalone_from=tmp_path / "a" / "standalone.json")
+    assert longer["standalone_taken"] == 3 and longer["scratch_taken"] == 0  # scratch had 1 epoch, not 2
 
 
 def test_a_bare_bench_runs_the_measured_hybrid_configuration() -> None:

@@ -195,13 +195,16 @@ def supernet_config(epochs: int, batch: int, bn_images: int, optimizer: str,
 
 
 STANDALONE_NAME = "standalone.json"
+#: the weight-inheritance check's from-scratch trainings (largest and smallest, as many epochs as the supernet)
+SCRATCH_NAME = "scratch.json"
 
 
 class StandaloneCache:
     """Stand-alone accuracies already measured, in ``path`` (written atomically after each network), so
     an interrupted bench, or another bench on the same subnets with another supernet, does not train
     them again. Entries count only under the same ``key`` (schedule, space, data); another key starts
-    the file afresh."""
+    the file afresh. The bench keeps two: the ranking's reference (``STANDALONE_NAME``) and the weight
+    inheritance's from-scratch trainings (``SCRATCH_NAME``)."""
 
     def __init__(self, path: Path, key: dict[str, Any]) -> None:
         from nas.io import read_json
@@ -212,19 +215,24 @@ class StandaloneCache:
                                                      and old.get("key") == self.key else {})
         self.reused = 0
 
-    def take_from(self, source: Path) -> int:
-        """Copy into this cache the entries of another bench's ``standalone.json`` (or its run folder)
-        measured under the same key; a missing file or another key is a one-line NasError. Returns the
-        number of entries taken. Only this cache's own file is written."""
+    def take_from(self, source: Path, strict: bool = True) -> int:
+        """Copy into this cache the entries of another bench's file of the same name (``source`` is its
+        run folder, or the file itself) measured under the same key; a missing file or another key is a
+        one-line NasError, or with ``strict=False`` takes nothing. Returns the number of entries taken.
+        Only this cache's own file is written."""
         from nas.io import read_json, write_json_atomic
 
-        path = source / STANDALONE_NAME if source.is_dir() else source
+        path = source / self.path.name if source.is_dir() else source
         if not path.is_file():
-            raise NasError(f"no stand-alone results at {str(path)!r} (a bench run folder or its {STANDALONE_NAME})")
+            if not strict:
+                return 0
+            raise NasError(f"no stand-alone results at {str(path)!r} (a bench run folder or its {self.path.name})")
         other = read_json(path, "stand-alone results")
         if not isinstance(other, dict) or not isinstance(other.get("results"), dict):
             raise NasError(f"{str(path)!r} does not hold stand-alone results")
         if other.get("key") != self.key:
+            if not strict:
+                return 0
             raise NasError(f"stand-alone results in {str(path)!r} were trained with other settings (schedule, "
                            "space or data) than this bench's")
         new = {k: v for k, v in other["results"].items() if k not in self.results}
@@ -263,11 +271,13 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     (mean of the even seeds vs mean of the odd ones) is about the best τ any predictor can reach against
     a reference of half as many seeds. A finished (or interrupted) supernet already
     in ``out/supernet`` with the same settings is resumed, not retrained; so are stand-alone results in
-    ``out/standalone.json``. ``supernet_options`` sets other ``SupernetTrainConfig`` fields (e.g.
+    ``out/standalone.json``, and the inheritance check's from-scratch trainings in ``out/scratch.json``.
+    ``supernet_options`` sets other ``SupernetTrainConfig`` fields (e.g.
     ``num_random``, ``distill``, ``sampler``); ``body`` is the supernet's (``Supernet``).
     ``finetune_steps`` > 0 also ranks the inherited subnets after that many fine-tuning steps, and the
     same steps from scratch (``ranking``). ``standalone_from`` (another bench's run folder or its
-    ``standalone.json``) supplies stand-alone results measured there under the same settings. Writes
+    ``standalone.json``) supplies stand-alone results measured there under the same settings, and that
+    folder's from-scratch trainings where they had as many epochs as this supernet. Writes
     ``out/measure.json`` as it goes; returns the same object."""
     import os
     from dataclasses import replace
@@ -300,8 +310,12 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
     sa_cfg = TrainConfig(epochs=standalone_epochs, batch_size=batch, zero_init_residual=False, optimizer=optimizer)
     cache = StandaloneCache(out / STANDALONE_NAME, {"config": sa_cfg.to_json(), "space": net.config(),
                                                     "data": data.name, "train_images": train_images})
+    scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)
+    scratch = StandaloneCache(out / SCRATCH_NAME, {**cache.key, "config": scratch_cfg.to_json()})
     if standalone_from is not None:  # checked before any training: a wrong source fails in one line now
         res["standalone_taken"] = cache.take_from(Path(standalone_from))
+        src = Path(standalone_from)  # and its from-scratch trainings, where they had this supernet's epochs
+        res["scratch_taken"] = scratch.take_from(src if src.is_dir() else src.parent, strict=False)
     res["step_cost"] = step_cost(space, input, batch, settings=settings, body=body, config=cfg)
     res["sandwich_step_time_ratio"] = res["step_cost"]["sandwich_step_time_ratio"]
     save()
@@ -340,14 +354,17 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
                                                 [float(np.mean(p[1::2])) for p in per_seed])
     save()
     inherit: dict[str, Any] = {}
-    scratch_cfg = replace(sa_cfg, epochs=supernet_epochs)
     for name, a in (("largest", net.largest()), ("smallest", net.smallest())):
         inh_valid = subnet_accuracy(net, a, data, bn_images=bn_images)
         inh_test = subnet_accuracy(net, a, data, bn_images=bn_images, split="test")
-        r = train(build_model(net.space.resolve(a), seed=0), data, scratch_cfg)
-        inherit[name] = {"inherited_valid": inh_valid, "inherited_test": inh_test, "scratch_valid": r.valid_accuracy,
-                         "scratch_test": r.test_accuracy, "epochs": supernet_epochs}
+        got = scratch.get(a, 0)
+        if got is None:
+            r = train(build_model(net.space.resolve(a), seed=0), data, scratch_cfg)
+            got = scratch.put(a, 0, {"valid": r.valid_accuracy, "test": r.test_accuracy})
+        inherit[name] = {"inherited_valid": inh_valid, "inherited_test": inh_test, "scratch_valid": got["valid"],
+                         "scratch_test": got["test"], "epochs": supernet_epochs}
         res["weight_inheritance"] = inherit
+        res["scratch_reused"] = scratch.reused
         save()
     res["total_seconds"] = time.time() - t0
     res["loadavg_end"] = os.getloadavg()
