@@ -33,7 +33,16 @@ from nas.supernet.network import Supernet
 from nas.supernet.sampling import SAMPLERS, make_sampler
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits
-from nas.training.recipe import config_from_json, default_lr, make_optimizer, random_shift, warmup_cosine
+from nas.training.recipe import (
+    bad_setting,
+    check_recipe_fields,
+    config_from_json,
+    default_lr,
+    is_int,
+    make_optimizer,
+    random_shift,
+    warmup_cosine,
+)
 from nas.training.trainer import evaluate
 
 CHECKPOINT_NAME = "supernet.pt"
@@ -80,14 +89,16 @@ class SupernetTrainConfig:
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> NasError:
-            return NasError(f"{name}={getattr(self, name)!r} not allowed; {allowed}")
+            return bad_setting(self, name, allowed)
 
         for name in ("epochs", "batch_size", "bn_images", "bn_batch"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            if not is_int(v) or v < 1:
                 raise bad(name, "give an integer >= 1")
-        if not isinstance(self.num_random, int) or self.num_random < 0:
+        if not is_int(self.num_random) or self.num_random < 0:
             raise bad("num_random", "give an integer >= 0")
+        if not isinstance(self.distill, bool):
+            raise bad("distill", "give true or false")
         if self.sampler not in SAMPLERS:
             raise bad("sampler", f"allowed: {', '.join(SAMPLERS)}")
         if self.optimizer not in ("sgd", "adamw"):
@@ -96,11 +107,10 @@ class SupernetTrainConfig:
             raise bad("extreme_ops", "allowed: fixed, random")
         if self.augment not in ("shift", "none"):
             raise bad("augment", "allowed: shift, none")
-        if self.lr is not None and not 0 < self.lr <= 10:
-            raise bad("lr", "give a number in (0, 10]")
-        if not 0 <= self.warmup_epochs <= self.epochs:
+        check_recipe_fields(self)
+        if self.warmup_epochs is None:
             raise bad("warmup_epochs", f"give a number in [0, epochs={self.epochs}]")
-        if self.max_steps is not None and self.max_steps < 1:
+        if self.max_steps is not None and (not is_int(self.max_steps) or self.max_steps < 1):
             raise bad("max_steps", "give an integer >= 1")
 
     @property

@@ -209,3 +209,8 @@ def test_a_bare_bench_runs_the_measured_hybrid_configuration() -> None:
     assert bench_supernet.bench_space_settings(mine) == ({**settings, "mixers": ["dwconv3", "identity"]}, "shared")
     other = parser.parse_args(["supernet", "--space", "mobilenet"])
     assert bench_supernet.bench_space_settings(other) == ({}, "shared")
+    # the supernet trains without in-place distillation on hybrid, unless asked for; elsewhere as configured
+    assert bench_supernet.bench_supernet_options(args) == {"distill": False}
+    back = parser.parse_args(["supernet", "--supernet-option", "distill=true", "--supernet-option", "seed=2"])
+    assert bench_supernet.bench_supernet_options(back) == {"distill": True, "seed": 2}
+    assert bench_supernet.bench_supernet_options(other) == {}

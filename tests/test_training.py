@@ -146,6 +146,22 @@ def test_config_errors_are_one_line() -> None:
     assert TrainConfig(epochs=4, warmup_epochs=2.0).resolved_warmup_epochs == 2.0
 
 
+@pytest.mark.parametrize("key,value", [("lr", "x"), ("momentum", "x"), ("weight_decay", "x"), ("warmup_epochs", "x"),
+                                       ("label_smoothing", "x"), ("grad_clip", "x"), ("seed", True)])
+def test_a_settings_value_of_the_wrong_type_is_a_one_line_error_in_both_configs(key, value) -> None:
+    """``--train-option lr=x`` / ``--supernet-option lr=x`` arrive as text: a NasError naming the value, not
+    a TypeError from comparing it (``nas search --train-option lr=x`` printed a traceback)."""
+    from nas.supernet.train import SupernetTrainConfig
+
+    for cls in (TrainConfig, SupernetTrainConfig):
+        with pytest.raises(NasError, match=f"^{key}={value!r} not allowed; give "):
+            cls.from_json({key: value})
+    with pytest.raises(NasError, match="distill='maybe' not allowed; give true or false"):
+        SupernetTrainConfig.from_json({"distill": "maybe"})
+    with pytest.raises(NasError, match="zero_init_residual='x' not allowed; give true or false"):
+        TrainConfig.from_json({"zero_init_residual": "x"})
+
+
 def test_recipe_parts() -> None:
     net = _net()
     groups = param_groups(net, 5e-4)

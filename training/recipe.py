@@ -25,6 +25,41 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
+def is_int(v: Any) -> bool:
+    """An integer, not a bool (``True`` is an int to Python, not to a user)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any) -> bool:
+    """A finite int or float, not a bool and not a string (an option such as ``lr=x`` arrives as text)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def bad_setting(cfg: Any, name: str, allowed: str) -> NasError:
+    """The one-line error for a config field: its value and what is allowed."""
+    return NasError(f"{name}={getattr(cfg, name)!r} not allowed; {allowed}")
+
+
+def check_recipe_fields(cfg: Any) -> None:
+    """The checks of the recipe's fields that the trainer's and the supernet's configs share (``lr``,
+    ``weight_decay``, ``momentum``, ``warmup_epochs``, ``label_smoothing``, ``grad_clip``, ``seed``):
+    a one-line NasError for a value of the wrong type or out of range, never a TypeError."""
+    def within(name: str, ok, allowed: str, optional: bool = False) -> None:
+        v = getattr(cfg, name)
+        if not ((optional and v is None) or (is_number(v) and ok(v))):
+            raise bad_setting(cfg, name, allowed)
+
+    within("lr", lambda v: 0 < v <= 10, "give a number in (0, 10]", optional=True)
+    within("weight_decay", lambda v: 0 <= v <= 1, "give a number in [0, 1]", optional=True)
+    within("momentum", lambda v: 0 <= v < 1, "give a number in [0, 1)")
+    within("warmup_epochs", lambda v: 0 <= v <= cfg.epochs, f"give a number in [0, epochs={cfg.epochs}]",
+           optional=True)
+    within("label_smoothing", lambda v: 0 <= v < 1, "give a number in [0, 1)")
+    within("grad_clip", lambda v: v > 0, "give a number > 0")
+    if not is_int(cfg.seed) or cfg.seed < 0:
+        raise bad_setting(cfg, "seed", "give an integer >= 0")
+
+
 def default_lr(optimizer: str, batch_size: int) -> float:
     """The recipe's learning rate: SGD 0.05 at batch 128, scaled linearly with the batch; AdamW 2e-3."""
     return 0.05 * batch_size / 128 if optimizer == "sgd" else 2e-3

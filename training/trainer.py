@@ -29,8 +29,11 @@ from nas.searchspace.netspec import NetSpec
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits, Split, subset
 from nas.training.recipe import (
+    bad_setting,
+    check_recipe_fields,
     config_from_json,
     default_lr,
+    is_int,
     make_optimizer,
     random_affine,
     random_shift,
@@ -71,34 +74,25 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> NasError:
-            return NasError(f"{name}={getattr(self, name)!r} not allowed; {allowed}")
+            return bad_setting(self, name, allowed)
 
-        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
+        if not is_int(self.epochs) or self.epochs < 1:
             raise bad("epochs", "give an integer >= 1")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 65536:
+        if not is_int(self.batch_size) or not 1 <= self.batch_size <= 65536:
             raise bad("batch_size", "give an integer in 1..65536")
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", f"allowed: {', '.join(OPTIMIZERS)}")
         if self.augment not in AUGMENTS:
             raise bad("augment", f"allowed: {', '.join(AUGMENTS)}")
-        for name, lo, hi in (("lr", 0.0, 10.0), ("weight_decay", 0.0, 1.0)):
-            v = getattr(self, name)
-            if v is not None and not (lo < v <= hi if name == "lr" else lo <= v <= hi):
-                raise bad(name, f"give a number in {'(' if name == 'lr' else '['}{lo}, {hi}]")
-        if not 0.0 <= self.momentum < 1.0:
-            raise bad("momentum", "give a number in [0, 1)")
-        if self.warmup_epochs is not None and not 0.0 <= self.warmup_epochs <= self.epochs:
-            raise bad("warmup_epochs", f"give a number in [0, epochs={self.epochs}]")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise bad("label_smoothing", "give a number in [0, 1)")
-        if not self.grad_clip > 0:
-            raise bad("grad_clip", "give a number > 0")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise bad("seed", "give an integer >= 0")
-        if self.train_images is not None and (not isinstance(self.train_images, int)
-                                              or isinstance(self.train_images, bool) or self.train_images < 1):
+        check_recipe_fields(self)
+        if not isinstance(self.zero_init_residual, bool):
+            raise bad("zero_init_residual", "give true or false")
+        if not is_int(self.eval_batch_size) or self.eval_batch_size < 1:
+            raise bad("eval_batch_size", "give an integer >= 1")
+        if self.train_images is not None and (not is_int(self.train_images) or self.train_images < 1):
             raise bad("train_images", "give an integer >= 1 or leave it unset")
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+        if not isinstance(self.device, str) or (self.device not in ("cpu", "cuda")
+                                                and not self.device.startswith("cuda:")):
             raise bad("device", "allowed: cpu, cuda, cuda:N")
 
     @property
