@@ -31,18 +31,10 @@ from nas.io import write_json_atomic
 from nas.supernet.bn import calibration_images, recalibrate_bn
 from nas.supernet.network import Supernet
 from nas.supernet.sampling import SAMPLERS, make_sampler
+from nas.training import recipe
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits
-from nas.training.recipe import (
-    bad_setting,
-    check_recipe_fields,
-    config_from_json,
-    default_lr,
-    is_int,
-    make_optimizer,
-    random_shift,
-    warmup_cosine,
-)
+from nas.training.recipe import config_from_json, default_lr, make_optimizer, random_shift, warmup_cosine
 from nas.training.trainer import evaluate
 
 CHECKPOINT_NAME = "supernet.pt"
@@ -89,13 +81,13 @@ class SupernetTrainConfig:
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> NasError:
-            return bad_setting(self, name, allowed)
+            return recipe.bad_setting(self, name, allowed)
 
         for name in ("epochs", "batch_size", "bn_images", "bn_batch"):
             v = getattr(self, name)
-            if not is_int(v) or v < 1:
+            if not recipe.is_int(v) or v < 1:
                 raise bad(name, "give an integer >= 1")
-        if not is_int(self.num_random) or self.num_random < 0:
+        if not recipe.is_int(self.num_random) or self.num_random < 0:
             raise bad("num_random", "give an integer >= 0")
         if not isinstance(self.distill, bool):
             raise bad("distill", "give true or false")
@@ -107,10 +99,10 @@ class SupernetTrainConfig:
             raise bad("extreme_ops", "allowed: fixed, random")
         if self.augment not in ("shift", "none"):
             raise bad("augment", "allowed: shift, none")
-        check_recipe_fields(self)
+        recipe.check_recipe_fields(self)
         if self.warmup_epochs is None:
             raise bad("warmup_epochs", f"give a number in [0, epochs={self.epochs}]")
-        if self.max_steps is not None and (not is_int(self.max_steps) or self.max_steps < 1):
+        if self.max_steps is not None and (not recipe.is_int(self.max_steps) or self.max_steps < 1):
             raise bad("max_steps", "give an integer >= 1")
 
     @property
