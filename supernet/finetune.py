@@ -14,6 +14,7 @@ from nas.errors import NasError
 from nas.supernet.bn import calibration_images, recalibrate_bn
 from nas.supernet.network import Supernet
 from nas.training.datasets import DatasetSplits
+from nas.training.recipe import is_int
 from nas.training.trainer import TrainConfig, build_model, train
 
 FINETUNE_LR = 5e-4
@@ -33,7 +34,7 @@ class FinetuneSettings:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            if not is_int(v) or v < 1:
                 raise NasError(f"fine-tune {name}={v!r} not allowed; give an integer >= 1")
         if not 0 < self.lr <= 10:
             raise NasError(f"fine-tune lr={self.lr!r} not allowed; give a number in (0, 10]")
