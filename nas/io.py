@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -56,9 +57,26 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def strict_floats(obj: Any) -> Any:
+    """``obj`` (JSON types) with every non-finite float replaced by ``"inf"``, ``"-inf"`` or ``"nan"``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else "inf" if obj > 0 else "-inf"  # float() reads each back
+    if isinstance(obj, dict):
+        return {k: strict_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [strict_floats(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, **dumps: Any) -> Path:
-    """``json.dumps(obj, **dumps)`` plus a final newline, written atomically."""
-    return write_text_atomic(path, json.dumps(obj, **dumps) + "\n")
+    """``json.dumps(obj, **dumps)`` plus a final newline, written atomically, as strict JSON: a
+    non-finite float (a synflow of −inf, a NaN) is written as the string ``"inf"``, ``"-inf"`` or
+    ``"nan"``, not as the bare ``Infinity``/``NaN`` that Python writes and strict readers (``jq``,
+    JavaScript, ``serde_json``) refuse. ``dumps["default"]`` converts other objects first."""
+    default = dumps.pop("default", None)
+    # a first pass turns every object into JSON types (through ``default``), so the second sees all floats
+    plain = json.loads(json.dumps(obj, default=default))
+    return write_text_atomic(path, json.dumps(strict_floats(plain), allow_nan=False, **dumps) + "\n")
 
 
 def parse_json(text: str, what: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,6 +253,4 @@ def _json_default(o: Any) -> Any:
         return o.to_json()
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
-    if isinstance(o, float) and math.isnan(o):
-        return None
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import math
 
 import numpy as np
 import pytest
@@ -150,6 +152,20 @@ def test_result_save_load_and_dataframe(tmp_path) -> None:
     assert list(df.columns[:6]) == ["number", "state", "digest", "arch", "acc", "lat"]
     assert list(df.state) == ["complete", "infeasible", "complete"]
     assert df.acc.isna().tolist() == [False, True, False]
+
+
+def test_a_non_finite_score_is_written_as_strict_json_and_read_back(tmp_path) -> None:
+    dead = Trial(0, Architecture("toy", {"a": 1}), values=(-math.inf,), scores={"synflow": -math.inf, "x": math.nan})
+    r = SearchResult([dead, _trial(1, (2.0,))], ("synflow",), ("maximize",))
+    path = r.save(tmp_path / "trials.json")
+
+    def refuse(name: str) -> float:
+        raise ValueError(f"bare {name} in the file")
+
+    doc = json.loads(path.read_text(), parse_constant=refuse)  # what jq or JavaScript accept
+    assert doc["trials"][0]["values"] == ["-inf"] and doc["trials"][0]["scores"] == {"synflow": "-inf", "x": "nan"}
+    back = SearchResult.load(path).trials[0]
+    assert back.values == (-math.inf,) and back.scores["synflow"] == -math.inf and math.isnan(back.scores["x"])
 
 
 def test_trial_rejects_bad_state() -> None:
