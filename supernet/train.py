@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from nas.supernet.sampling import SAMPLERS, make_sampler
 from nas.training import recipe
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits
-from nas.training.recipe import config_from_json, default_lr, make_optimizer, random_shift, warmup_cosine
+from nas.training.recipe import make_optimizer, random_shift, warmup_cosine
 from nas.training.trainer import evaluate
 
 CHECKPOINT_NAME = "supernet.pt"
@@ -56,9 +56,12 @@ def check_weight_layout(ckpt: dict[str, Any], net: Supernet, path: Path) -> None
 
 
 @dataclass(frozen=True)
-class SupernetTrainConfig:
+class SupernetTrainConfig(recipe.RecipeConfig):
     """Settings of a supernet run. ``lr``/``weight_decay`` None: SGD 0.05 × batch/128 and 5e-5 (OFA's),
     AdamW 2e-3 and 0.05 (the trainer's)."""
+
+    SGD_WEIGHT_DECAY = 5e-5
+    WHAT = "supernet"
 
     epochs: int = 10
     batch_size: int = 128
@@ -105,24 +108,6 @@ class SupernetTrainConfig:
         if self.max_steps is not None and (not recipe.is_int(self.max_steps) or self.max_steps < 1):
             raise bad("max_steps", "give an integer >= 1")
 
-    @property
-    def resolved_lr(self) -> float:
-        if self.lr is not None:
-            return self.lr
-        return default_lr(self.optimizer, self.batch_size)
-
-    @property
-    def resolved_weight_decay(self) -> float:
-        if self.weight_decay is not None:
-            return self.weight_decay
-        return 5e-5 if self.optimizer == "sgd" else 0.05
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SupernetTrainConfig:
-        return config_from_json(cls, d, "supernet")
 
 
 def _stored_config(stored: Any) -> SupernetTrainConfig | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import fields
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -72,6 +72,34 @@ def config_from_json(cls: type, d: Mapping[str, Any], what: str) -> Any:
     if unknown:
         raise NasError(f"unknown {what} setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
     return cls(**dict(d))
+
+
+class RecipeConfig:
+    """What a frozen config dataclass with ``optimizer``, ``batch_size``, ``lr`` and ``weight_decay``
+    fields resolves the same way: a None ``lr`` is ``default_lr``; a None ``weight_decay`` is
+    ``SGD_WEIGHT_DECAY`` for SGD and 0.05 for AdamW. ``from_json`` refuses an unknown key, naming ``WHAT``."""
+
+    SGD_WEIGHT_DECAY: ClassVar[float] = 5e-4
+    WHAT: ClassVar[str] = "training"
+
+    @property
+    def resolved_lr(self) -> float:
+        lr = self.lr  # type: ignore[attr-defined]
+        return lr if lr is not None else default_lr(self.optimizer, self.batch_size)  # type: ignore[attr-defined]
+
+    @property
+    def resolved_weight_decay(self) -> float:
+        wd = self.weight_decay  # type: ignore[attr-defined]
+        if wd is not None:
+            return wd
+        return self.SGD_WEIGHT_DECAY if self.optimizer == "sgd" else 0.05  # type: ignore[attr-defined]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Any:
+        return config_from_json(cls, d, cls.WHAT)
 
 
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float,

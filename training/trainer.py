@@ -29,10 +29,9 @@ from nas.searchspace.netspec import NetSpec
 from nas.training.checkpoint import load_checkpoint, save_checkpoint
 from nas.training.datasets import DatasetSplits, Split, subset
 from nas.training.recipe import (
+    RecipeConfig,
     bad_setting,
     check_recipe_fields,
-    config_from_json,
-    default_lr,
     is_int,
     make_optimizer,
     random_affine,
@@ -49,7 +48,7 @@ AUGMENTS = ("shift", "affine", "none")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(RecipeConfig):
     """One fixed schedule. ``lr``/``weight_decay`` of None take the optimizer's default (SGD 0.05 / 5e-4 at
     batch 128, scaled linearly with the batch; AdamW 2e-3 / 0.05); ``warmup_epochs`` None: one epoch, at
     most a tenth of the schedule. Invalid values are one-line errors."""
@@ -96,28 +95,10 @@ class TrainConfig:
             raise bad("device", "allowed: cpu, cuda, cuda:N")
 
     @property
-    def resolved_lr(self) -> float:
-        if self.lr is not None:
-            return self.lr
-        return default_lr(self.optimizer, self.batch_size)
-
-    @property
     def resolved_warmup_epochs(self) -> float:
         """Default: one epoch, but at most a tenth of the schedule (a 1-epoch run must still decay)."""
         return self.warmup_epochs if self.warmup_epochs is not None else min(1.0, 0.1 * self.epochs)
 
-    @property
-    def resolved_weight_decay(self) -> float:
-        if self.weight_decay is not None:
-            return self.weight_decay
-        return 5e-4 if self.optimizer == "sgd" else 0.05
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> TrainConfig:
-        return config_from_json(cls, d, "training")
 
 
 @dataclass(frozen=True)
