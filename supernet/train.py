@@ -38,6 +38,8 @@ from nas.training.recipe import make_optimizer, random_shift, warmup_cosine
 from nas.training.trainer import evaluate
 
 CHECKPOINT_NAME = "supernet.pt"
+#: which subnets frame each step besides the random draws (``step_archs``)
+EXTREME_OPS = ("fixed", "random", "none")
 KIND = "supernet"
 #: How a checkpoint's max-size tensors are laid out. 2: fused projections (``OpSpec.stacked``: attention's
 #: q/k/v, Mamba's in_proj and x_proj) are cut block by block; 1 (checkpoints without the field) cut them
@@ -76,7 +78,7 @@ class SupernetTrainConfig(recipe.RecipeConfig):
     num_random: int = 2
     sampler: str = "uniform"
     distill: bool = True
-    extreme_ops: str = "fixed"  # "random": the sandwich's extremes draw their ops (``step_archs``)
+    extreme_ops: str = "fixed"  # "random": the extremes draw their ops; "none": no extremes (``step_archs``)
     bn_images: int = 1000
     bn_batch: int = 200
     seed: int = 0
@@ -98,8 +100,13 @@ class SupernetTrainConfig(recipe.RecipeConfig):
             raise bad("sampler", f"allowed: {', '.join(SAMPLERS)}")
         if self.optimizer not in ("sgd", "adamw"):
             raise bad("optimizer", "allowed: sgd, adamw")
-        if self.extreme_ops not in ("fixed", "random"):
-            raise bad("extreme_ops", "allowed: fixed, random")
+        if self.extreme_ops not in EXTREME_OPS:
+            raise bad("extreme_ops", f"allowed: {', '.join(EXTREME_OPS)}")
+        if self.extreme_ops == "none" and self.distill:
+            raise bad("extreme_ops", "none trains no largest subnet to distil from; set distill=false with it")
+        if self.extreme_ops == "none" and self.num_random < 1:
+            raise bad("extreme_ops", f"none with num_random={self.num_random} trains no subnet; "
+                                     "give num_random >= 1 with it")
         if self.augment not in ("shift", "none"):
             raise bad("augment", "allowed: shift, none")
         recipe.check_recipe_fields(self)
@@ -131,8 +138,11 @@ def step_archs(net: Supernet, sampler, seed: int, step: int, num_random: int, ex
     """The subnets of global step ``step``: largest, smallest, then ``num_random`` draws. ``extreme_ops``
     "fixed": the largest and smallest by FLOPs; "random": every ordered gene (depth, width, ...) at its
     largest / smallest value and every operation choice drawn uniformly, so each op's weights are
-    trained as often as any other's instead of the FLOPs extremes' ops at every step."""
+    trained as often as any other's instead of the FLOPs extremes' ops at every step; "none": only the
+    ``num_random`` draws (single-path one-shot training, Guo et al.'s SPOS, ``num_random`` paths a step)."""
     rng = np.random.default_rng([seed, step])
+    if extreme_ops == "none":
+        return sampler.draw(rng, num_random)
     if extreme_ops == "fixed":
         extremes = [net.largest(), net.smallest()]
     else:
@@ -142,7 +152,8 @@ def step_archs(net: Supernet, sampler, seed: int, step: int, num_random: int, ex
 
 def sandwich_step(net: Supernet, archs: list, x: torch.Tensor, y: torch.Tensor, config: SupernetTrainConfig,
                   loss_scale: float = 1.0) -> tuple[float, torch.Tensor]:
-    """Forward and backward of one sandwich (gradients accumulate in ``net``); (teacher loss, logits)."""
+    """Forward and backward of one sandwich (gradients accumulate in ``net``); (loss, logits) of its first
+    subnet, the teacher (the largest, unless ``extreme_ops`` is "none")."""
     teacher = net(x, archs[0])
     loss = F.cross_entropy(teacher, y, label_smoothing=config.label_smoothing)
     (loss * loss_scale).backward()

@@ -256,6 +256,8 @@ CASES: list[Case] = [
       expect="num_random=-1 not allowed"),
     C("bench-supernet-bad-extreme-ops", *BS, "--supernet-option", "extreme_ops=widest", *RB,
       expect="extreme_ops='widest' not allowed"),
+    C("bench-supernet-single-path-distill", *BS, "--supernet-option", "extreme_ops=none", "--supernet-option",
+      "distill=true", *RB, expect="none trains no largest subnet to distil from"),
     C("bench-supernet-text-distill", *BS, "--supernet-option", "distill=maybe", *RB, expect="distill='maybe' not allowed"),
     C("bench-supernet-option-no-equals", *BS, "--supernet-option", "distill", *RB,
       expect="--supernet-option 'distill': expected KEY=VALUE"),

@@ -143,6 +143,8 @@ def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) 
     assert len(per_seed) == 3 and all(len(p) == 2 for p in per_seed)
     assert [r["standalone"] for r in first["rows"]] == [sum(p) / 2 for p in per_seed]
     assert -1.0 <= first["kendall_tau_seed_to_seed"] <= 1.0
+    lo, hi = first["kendall_tau_ci95"]
+    assert -1.0 <= lo <= first["kendall_tau"] <= hi <= 1.0
     assert first["settings"]["space_settings"]["width_mult"] == 0.25
     assert first["standalone_reused"] == 0
     again = benchmark.measure(**kw)  # the finished supernet in OUT/supernet is resumed, not retrained
@@ -152,6 +154,23 @@ def test_measure_averages_seeds_and_resumes_its_supernet(tmp_path, monkeypatch) 
     # the inheritance check's from-scratch trainings come from OUT/scratch.json
     assert (first["scratch_reused"], again["scratch_reused"]) == (0, 2)
     assert again["weight_inheritance"] == first["weight_inheritance"]
+
+
+def test_the_tau_interval_brackets_tau_and_is_exact_where_every_resample_agrees() -> None:
+    from scipy.stats import kendalltau
+
+    from nas.search.bench.supernet_bench import kendall_interval
+
+    exact = pytest.approx([1.0, 1.0], abs=1e-12)
+    assert kendall_interval([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]) == exact  # any resample: τ 1
+    assert kendall_interval([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx([-1.0, -1.0], abs=1e-12)
+    assert all(np.isnan(kendall_interval([1.0, 1.0], [2.0, 2.0])))  # τ undefined in every resample
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=24)
+    b = a + rng.normal(scale=0.7, size=24)
+    lo, hi = kendall_interval(list(a), list(b), seed=1)
+    assert lo < kendalltau(a, b).statistic < hi and 0.2 < hi - lo < 0.8  # 24 subnets: a wide interval
+    assert kendall_interval(list(a), list(b), seed=1) == [lo, hi]  # seeded
 
 
 def test_per_mixer_body_supernet_extracts_exactly_and_its_checkpoint_keeps_the_body(tmp_path) -> None:
@@ -212,6 +231,23 @@ def test_random_extreme_ops_keep_the_sizes_at_their_extremes_and_draw_every_op()
     assert set(seen) == {"dwconv3", "identity"} and min(seen.values()) >= 100  # 320 draws, both ops often
     with pytest.raises(NasError, match="extreme_ops='widest' not allowed"):
         SupernetTrainConfig(extreme_ops="widest")
+
+
+def test_single_path_steps_train_only_the_random_draws_and_need_labels() -> None:
+    from nas.supernet.sampling import make_sampler
+    from nas.supernet.train import SupernetTrainConfig, step_archs
+
+    net = build_supernet("hybrid", "1x32x32", 10, settings={**SMALL, "max_depth": 2})
+    sampler = make_sampler("uniform", net.space)
+    for step in range(5):
+        archs = step_archs(net, sampler, 0, step, 3, "none")
+        assert archs == sampler.draw(np.random.default_rng([0, step]), 3)  # the same draws, no extremes
+        assert step_archs(net, sampler, 0, step, 3)[2:] == archs  # the sandwich's random part, unchanged
+    assert SupernetTrainConfig(extreme_ops="none", distill=False, num_random=4).extreme_ops == "none"
+    with pytest.raises(NasError, match="extreme_ops='none' not allowed; none trains no largest subnet to distil"):
+        SupernetTrainConfig(extreme_ops="none")
+    with pytest.raises(NasError, match="give num_random >= 1 with it"):
+        SupernetTrainConfig(extreme_ops="none", distill=False, num_random=0)
 
 
 def test_a_checkpoint_from_before_a_setting_existed_still_resumes(tmp_path) -> None:

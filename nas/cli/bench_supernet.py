@@ -124,7 +124,8 @@ def run(args) -> int:
     if args.format == "json":
         emit_json(out)
     else:
-        keys = ("parity_max_abs_diff", "sandwich_step_time_ratio", "kendall_tau", "kendall_tau_no_bn_recal",
+        keys = ("parity_max_abs_diff", "sandwich_step_time_ratio", "kendall_tau", "kendall_tau_ci95",
+                "kendall_tau_no_bn_recal",
                 "kendall_tau_params", "kendall_tau_flops", "kendall_tau_synflow", "kendall_tau_finetuned",
                 "kendall_tau_scratch_steps", "kendall_tau_seed_to_seed", "kendall_tau_split_half", "ddp_max_abs_diff")
         table([{"figure": k, "value": out.get(k)} for k in keys])
