@@ -116,7 +116,6 @@ class SupernetTrainConfig(recipe.RecipeConfig):
             raise bad("max_steps", "give an integer >= 1")
 
 
-
 def _stored_config(stored: Any) -> SupernetTrainConfig | None:
     """A checkpoint's settings; a field missing from an older checkpoint reads as its default (so a
     checkpoint written before a setting existed still resumes), an unreadable one as None."""
