@@ -100,7 +100,6 @@ class TrainConfig(RecipeConfig):
         return self.warmup_epochs if self.warmup_epochs is not None else min(1.0, 0.1 * self.epochs)
 
 
-
 @dataclass(frozen=True)
 class TrainResult:
     """What a training run measured. ``valid_accuracy`` is the last epoch's (the signal for selection);
