@@ -103,7 +103,8 @@ class SupernetTrainConfig(recipe.RecipeConfig):
         if self.extreme_ops not in EXTREME_OPS:
             raise bad("extreme_ops", f"allowed: {', '.join(EXTREME_OPS)}")
         if self.extreme_ops == "none" and self.distill:
-            raise bad("extreme_ops", "none trains no largest subnet to distil from; set distill=false with it")
+            raise bad("extreme_ops", "none trains no largest subnet to distil from; train without distillation with it "
+                                     "(distill=false, --no-distill)")
         if self.extreme_ops == "none" and self.num_random < 1:
             raise bad("extreme_ops", f"none with num_random={self.num_random} trains no subnet; "
                                      "give num_random >= 1 with it")

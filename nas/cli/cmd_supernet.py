@@ -26,6 +26,10 @@ def add_parser(sub):
                         "per step, with --num-random the number of choices)")
     t.add_argument("--num-random", type=int, default=2, help="random subnets per step besides the extremes (default: 2)")
     t.add_argument("--no-distill", action="store_true", help="train the subnets on labels, not on the largest's output")
+    t.add_argument("--extreme-ops", default="fixed",
+                   help="subnets framing each step: fixed (largest and smallest by FLOPs, default), random (the "
+                        "extreme sizes with ops drawn) or none (only the --num-random draws: single-path, SPOS; "
+                        "needs --no-distill)")
     t.add_argument("--bn-images", type=int, default=1000, help="training images for BN recalibration (default: 1000)")
     t.add_argument("--seed", type=int, default=0, help="seed of weights, data order and subnet draws (default: 0)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps (checks and benchmarks)")
@@ -92,7 +96,8 @@ def run(args) -> int:
     check_body(args.body)  # before any data is loaded
     config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                  sampler=args.sampler,
-                                 num_random=args.num_random, distill=not args.no_distill, bn_images=args.bn_images,
+                                 num_random=args.num_random, distill=not args.no_distill,
+                                 extreme_ops=args.extreme_ops, bn_images=args.bn_images,
                                  seed=args.seed, max_steps=args.max_steps)
     out = check_out_dir(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
     if args.resume and not (out / "supernet.pt").is_file():
