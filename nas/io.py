@@ -68,15 +68,20 @@ def strict_floats(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any, **dumps: Any) -> Path:
-    """``json.dumps(obj, **dumps)`` plus a final newline, written atomically, as strict JSON: a
-    non-finite float (a synflow of −inf, a NaN) is written as the string ``"inf"``, ``"-inf"`` or
-    ``"nan"``, not as the bare ``Infinity``/``NaN`` that Python writes and strict readers (``jq``,
-    JavaScript, ``serde_json``) refuse. ``dumps["default"]`` converts other objects first."""
+def strict_json(obj: Any, **dumps: Any) -> str:
+    """``json.dumps(obj, **dumps)`` as strict JSON: a non-finite float (a synflow of −inf, a NaN) becomes
+    the string ``"inf"``, ``"-inf"`` or ``"nan"``, not the bare ``Infinity``/``NaN`` that Python writes
+    and strict readers (``jq``, JavaScript, ``serde_json``) refuse. ``dumps["default"]`` converts other
+    objects first."""
     default = dumps.pop("default", None)
     # a first pass turns every object into JSON types (through ``default``), so the second sees all floats
     plain = json.loads(json.dumps(obj, default=default))
-    return write_text_atomic(path, json.dumps(strict_floats(plain), allow_nan=False, **dumps) + "\n")
+    return json.dumps(strict_floats(plain), allow_nan=False, **dumps)
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, **dumps: Any) -> Path:
+    """``strict_json(obj, **dumps)`` plus a final newline, written atomically."""
+    return write_text_atomic(path, strict_json(obj, **dumps) + "\n")
 
 
 def parse_json(text: str, what: str) -> Any:

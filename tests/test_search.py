@@ -168,6 +168,14 @@ def test_a_non_finite_score_is_written_as_strict_json_and_read_back(tmp_path) ->
     assert back.values == (-math.inf,) and back.scores["synflow"] == -math.inf and math.isnan(back.scores["x"])
 
 
+def test_json_on_stdout_is_strict_too(capsys) -> None:
+    from nas.cli._output import emit_json
+
+    emit_json({"synflow": -math.inf, "x": math.nan, "arch": Architecture("toy", {"a": 1})})
+    doc = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"bare {name} on stdout"))
+    assert doc["synflow"] == "-inf" and doc["x"] == "nan" and isinstance(doc["arch"], str)
+
+
 def test_trial_rejects_bad_state() -> None:
     with pytest.raises(NasError, match="trial state 'done' not allowed"):
         Trial(0, Architecture("toy", {}), "done")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -95,5 +94,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
 
 
 def emit_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)
-    sys.stdout.write("\n")
+    """``obj`` on stdout as strict JSON (``nas.io.strict_json``: −inf as ``"-inf"``), any object as its str."""
+    from nas.io import strict_json
+
+    sys.stdout.write(strict_json(obj, indent=2, default=str) + "\n")
