@@ -29,10 +29,16 @@ class FolderLock:
     block) frees it and removes the holder note.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], what: str = "run folder") -> None:
+    def __init__(self, folder: str | os.PathLike[str], what: str = "run folder", hint: str = "pass another --out") -> None:
         self.folder = Path(folder)
         self.what = what
+        self.hint = hint
         self._lock = None
+
+    @property
+    def named(self) -> Path:
+        """What the errors name: the folder."""
+        return self.folder
 
     @property
     def lock_path(self) -> Path:
@@ -50,10 +56,10 @@ class FolderLock:
             lock = FileLock(str(self.lock_path), timeout=0)
             lock.acquire()
         except Timeout:
-            raise NasError(f"{self.what} {str(self.folder)!r} is in use by {self._holder()}; wait for it to "
-                           "finish or pass another --out") from None
+            raise NasError(f"{self.what} {str(self.named)!r} is in use by {self._holder()}; wait for it to "
+                           f"finish or {self.hint}") from None
         except OSError as e:
-            raise NasError(f"cannot use {self.what} {str(self.folder)!r}: {e.strerror or e}") from None
+            raise NasError(f"cannot use {self.what} {str(self.named)!r}: {e.strerror or e}") from None
         self._lock = lock
         from nas.io import write_json_atomic
 
@@ -92,3 +98,45 @@ class FolderLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+class OutputFileLock(FolderLock):
+    """Hold ``NAME.lock`` beside an output file ``NAME`` in a user's folder (``nas extract -o``), so two
+    processes never write one file at once, without leaving a lock file behind.
+
+    Contract: as FolderLock's, on ``NAME.lock`` and ``NAME.lock.holder.json``; ``release()`` removes both,
+    and the folder too when ``acquire()`` created it and nothing was written there.
+    The lock file is unlinked while still held, so a later writer always locks a fresh file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], hint: str = "give another -o") -> None:
+        self.path = Path(path)
+        self._made_folder = False
+        super().__init__(self.path.parent, what="output file", hint=hint)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def holder_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock.holder.json")
+
+    @property
+    def named(self) -> Path:
+        return self.path
+
+    def acquire(self) -> OutputFileLock:
+        self._made_folder = not self.folder.exists()
+        super().acquire()
+        return self
+
+    def release(self) -> None:
+        if self._lock is None:
+            return
+        with contextlib.suppress(OSError):
+            self.lock_path.unlink()
+        super().release()
+        if self._made_folder:  # a folder made for the lock and left empty (the command failed) goes too
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()

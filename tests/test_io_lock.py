@@ -14,7 +14,7 @@ import pytest
 
 from nas.errors import NasError
 from nas.io import atomic_path, read_json, write_json_atomic
-from nas.lock import HOLDER_NAME, FolderLock
+from nas.lock import HOLDER_NAME, FolderLock, OutputFileLock
 
 
 def test_temporary_names_are_unique_and_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
@@ -87,3 +87,17 @@ def test_lock_refuses_a_second_holder_and_is_released_by_sigkill(tmp_path: Path)
     with FolderLock(folder) as lock:  # the kernel released the dead holder's lock
         assert lock.held and json.loads((folder / HOLDER_NAME).read_text())["pid"] == os.getpid()
     assert not (folder / HOLDER_NAME).exists()
+
+
+def test_an_output_file_lock_refuses_a_second_writer_and_leaves_no_files(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "model.pt"
+    with OutputFileLock(out) as lock:
+        assert lock.held and (tmp_path / "new" / "model.pt.lock").exists()
+        with pytest.raises(NasError, match=f"output file '{out}' is in use by process {os.getpid()} .*give another -o"):
+            OutputFileLock(out).acquire()
+        assert OutputFileLock(tmp_path / "new" / "other.pt").acquire().release() is None  # one lock per file
+    assert list(tmp_path.iterdir()) == []  # lock, holder note and the folder the lock made are gone
+    (tmp_path / "keep").mkdir()
+    with OutputFileLock(tmp_path / "keep" / "model.pt"):
+        (tmp_path / "keep" / "model.pt").write_text("w")
+    assert [p.name for p in (tmp_path / "keep").iterdir()] == ["model.pt"]

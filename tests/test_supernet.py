@@ -221,6 +221,20 @@ def test_extract_writes_a_model_load_model_rebuilds(tiny_checkpoint, tmp_path, c
         assert float((torch.jit.load(str(out.with_suffix(".torchscript.pt")))(x) - ref).abs().max()) <= 1e-5
     assert out.with_suffix(".onnx").stat().st_size > 0
     assert torch.load(out, weights_only=True)["arch"] == arch.to_json()
+    # the output lock is taken beside the file and leaves nothing behind in the user's folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.pt", "m.torchscript.pt"]
+
+
+def test_extract_refuses_an_output_another_process_is_writing(tiny_checkpoint, tmp_path, capsys):
+    from nas.lock import OutputFileLock
+
+    _, path = tiny_checkpoint
+    out = tmp_path / "m.pt"
+    with OutputFileLock(out):
+        err = _bad(["extract", str(path), "--arch", "largest", "-o", str(out), "--bn-images", "0"], capsys, out)
+    assert f"output file {str(out)!r} is in use by process {os.getpid()}" in err and "give another -o" in err
+    assert main(["extract", str(path), "--arch", "largest", "-o", str(out), "--bn-images", "0"]) == 0
+    assert torch.load(out, weights_only=True)["arch"]["genes"]["width"] == 8
 
 
 def _bad(argv, capsys, out: Path) -> str:

@@ -55,6 +55,7 @@ def run(args) -> int:
 
     from nas.errors import NasError
     from nas.hw_models.analytic import analytic_costs
+    from nas.lock import OutputFileLock
     from nas.supernet.export import model_payload, onnx_to, torchscript_to, write_model
     from nas.supernet.train import load_supernet, subnet_accuracy  # noqa: F401
 
@@ -66,44 +67,45 @@ def run(args) -> int:
     net, ckpt = load_supernet(args.checkpoint)
     arch = parse_arch(args.arch, net)
     spec = net.resolve(arch)  # an architecture outside the space or the supernet fails here
-    data = None
-    if args.bn_images or args.finetune:
-        from nas.training.datasets import load_dataset
+    with OutputFileLock(out):  # held from before any fine-tuning to the last file written
+        data = None
+        if args.bn_images or args.finetune:
+            from nas.training.datasets import load_dataset
 
-        name = args.data or ckpt["data"]["name"]
-        inp = net.input
-        data = load_dataset(name, resize=f"{inp.channels}x{inp.height}x{inp.width}")
-    model = net.extract(arch).eval()
-    result: dict = {"arch": arch.to_json(), "digest": arch.digest(), **analytic_costs(spec).to_dict()}
-    if args.bn_images and data is not None:
-        from nas.supernet.bn import calibration_images, recalibrate_bn
-        from nas.training.trainer import evaluate
+            name = args.data or ckpt["data"]["name"]
+            inp = net.input
+            data = load_dataset(name, resize=f"{inp.channels}x{inp.height}x{inp.width}")
+        model = net.extract(arch).eval()
+        result: dict = {"arch": arch.to_json(), "digest": arch.digest(), **analytic_costs(spec).to_dict()}
+        if args.bn_images and data is not None:
+            from nas.supernet.bn import calibration_images, recalibrate_bn
+            from nas.training.trainer import evaluate
 
-        recalibrate_bn(model, calibration_images(data.train, args.bn_images), 200)
-        result["valid_accuracy_inherited"] = evaluate(model, data.valid)[1]
-    if args.finetune:
-        from nas.training.trainer import TrainConfig, evaluate, train
+            recalibrate_bn(model, calibration_images(data.train, args.bn_images), 200)
+            result["valid_accuracy_inherited"] = evaluate(model, data.valid)[1]
+        if args.finetune:
+            from nas.training.trainer import TrainConfig, evaluate, train
 
-        res = train(model, data, TrainConfig(epochs=args.finetune, zero_init_residual=False), progress=True)
-        result["valid_accuracy_finetuned"] = res.valid_accuracy
-        result["test_accuracy_finetuned"] = res.test_accuracy
-        model.eval()
-    example = torch.randn(1, *spec.input.shape(1)[1:])
-    temps: list[tuple[Path, Path]] = []
-    try:
-        if args.torchscript:
-            dest = out.with_suffix(".torchscript.pt")
-            temps.append((torchscript_to(model, example, dest), dest))
-        if args.onnx:
-            dest = out.with_suffix(".onnx")
-            temps.append((onnx_to(model, spec, example, dest), dest))
-        write_model(out, model_payload(arch, net.config(), model))
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, dest in temps:
-        os.replace(tmp, dest)
+            res = train(model, data, TrainConfig(epochs=args.finetune, zero_init_residual=False), progress=True)
+            result["valid_accuracy_finetuned"] = res.valid_accuracy
+            result["test_accuracy_finetuned"] = res.test_accuracy
+            model.eval()
+        example = torch.randn(1, *spec.input.shape(1)[1:])
+        temps: list[tuple[Path, Path]] = []
+        try:
+            if args.torchscript:
+                dest = out.with_suffix(".torchscript.pt")
+                temps.append((torchscript_to(model, example, dest), dest))
+            if args.onnx:
+                dest = out.with_suffix(".onnx")
+                temps.append((onnx_to(model, spec, example, dest), dest))
+            write_model(out, model_payload(arch, net.config(), model))
+        except BaseException:
+            for tmp, _ in temps:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, dest in temps:
+            os.replace(tmp, dest)
     result["files"] = [str(out)] + [str(d) for _, d in temps]
     if args.format == "json":
         emit_json(result)
