@@ -7,6 +7,10 @@ class NasError(ValueError):
     """A usage or input error. The CLI prints its message on one line and exits with code 2."""
 
 
+class SizeCollapseError(NasError):
+    """A tensor size reached zero or below: the input is too small for the network's downsampling."""
+
+
 class TypeMismatchError(NasError):
     """An operation was applied to a tensor type it does not accept (raised at resolve time)."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from nas.errors import NasError
+from nas.errors import NasError, SizeCollapseError
 from nas.io import read_json
 from nas.searchspace import Architecture, NetSpec, TensorType, get_space, load_architecture, parse_input
 from nas.searchspace.reference import REFERENCES, reference_net
@@ -39,20 +41,72 @@ def resolve_arch_argument(
         if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
             raise NasError(f"architecture file {text!r}: space_config num_classes {classes!r} is not a "
                            "positive integer")
-        sp = get_space(arch.space, input=inp or cfg_input, num_classes=classes, **own_settings(cfg))
-        return sp.resolve(arch), arch
+        settings = own_settings(cfg)
+        return fitted(lambda i: get_space(arch.space, input=i, num_classes=classes, **settings).resolve(arch),
+                      inp or cfg_input, text), arch
     if text in REFERENCES:
         if space:
             raise NasError(f"{text!r} is a reference network; --space does not apply to it")
-        return reference_net(text, inp, num_classes), None
+        return fitted(lambda i: reference_net(text, i, num_classes), inp, text), None
     if text.startswith("|"):
         sp = get_space(space or "nb201", input=inp, num_classes=num_classes)
         arch = sp.parse_string(text)
-        return sp.resolve(arch), arch
+        return fitted(lambda i: get_space(space or "nb201", input=i, num_classes=num_classes).resolve(arch),
+                      inp, text), arch
     raise NasError(
         f"cannot read ARCH {text!r}; give a reference network ({', '.join(REFERENCES.names())}), "
         "an NB201 string such as '|nor_conv_3x3~0|+|...|', or an architecture JSON file"
     )
+
+
+def fitted(build: Callable[[TensorType | None], NetSpec], inp: TensorType | None, text: str) -> NetSpec:
+    """``build(inp)``; where ``inp`` is too small for the network's downsampling, a one-line NasError that
+    names it and the smallest input of the same proportions the network fits (``smallest_input``)."""
+    try:
+        return build(inp)
+    except SizeCollapseError as e:
+        if inp is None:
+            raise
+        fit = smallest_input(build, inp)
+        hint = (f"; the smallest input of these proportions it fits is {fit.channels}x{fit.height}x{fit.width}"
+                if fit is not None else "")
+        raise NasError(f"ARCH {text!r} does not fit input {inp.channels}x{inp.height}x{inp.width}: its "
+                       f"downsampling leaves no pixels ({e}){hint}") from None
+
+
+def smallest_input(build: Callable[[TensorType], NetSpec], inp: TensorType, largest: int = 4096) -> TensorType | None:
+    """The smallest input with ``inp``'s channels and proportions (its longer side up to ``largest``) that
+    ``build`` accepts, or None. Doubles the longer side until it fits, then bisects down to where sizes stop
+    collapsing (they collapse monotonically with the input), then steps up to the first that builds."""
+    side = max(inp.height, inp.width)
+
+    def at(n: int) -> TensorType:
+        return replace(inp, height=max(1, round(inp.height * n / side)), width=max(1, round(inp.width * n / side)))
+
+    def collapses(n: int) -> bool | None:  # True: too small; False: builds; None: big enough, refused otherwise
+        try:
+            build(at(n))
+            return False
+        except SizeCollapseError:
+            return True
+        except NasError:
+            return None
+
+    hi = side
+    while hi < largest:
+        hi = min(largest, hi * 2)
+        if collapses(hi) is not True:
+            break
+    else:
+        return None
+    lo = side  # collapses at lo, not at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if collapses(mid) is True else (lo, mid)
+    for n in range(hi, min(largest, 4 * hi, hi + 512) + 1):  # past sizes some op refuses (odd sides)
+        if collapses(n) is False:
+            return at(n)
+    return None
 
 
 def _is_file(text: str) -> bool:

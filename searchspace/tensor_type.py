@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from nas.errors import NasError
+from nas.errors import NasError, SizeCollapseError
 
 
 class Layout(str, Enum):
@@ -33,7 +33,7 @@ class TensorType:
 
     def __post_init__(self) -> None:
         if self.channels <= 0 or self.height <= 0 or self.width <= 0:
-            raise NasError(f"tensor sizes must be positive, got {self}")
+            raise SizeCollapseError(f"tensor sizes must be positive, got {self}")
 
     @property
     def tokens(self) -> int:

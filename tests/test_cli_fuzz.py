@@ -382,6 +382,9 @@ CASES: list[Case] = [
     C("train-unknown-augment", "train", "resnet18", "--augment", "mixup", "--out", "{d}/runs/t",
       expect="augment='mixup' not allowed"),
     C("train-out-file", "train", "resnet18", "--out", "{d}/afile", expect="is a file"),
+    C("train-resize-below-downsampling", "train", "{d}/hybrid_ok.json", "--data", "digits", "--out", "{d}/runs/t",
+      expect="does not fit input 1x8x8"),
+    C("cost-input-below-downsampling", "cost", "{d}/hybrid_ok.json", "--input", "3x8x8", expect="it fits is 3x32x32"),
     C("eval-missing", "eval", "{d}/nope.pt", expect="does not exist"),
     C("eval-not-a-checkpoint", "eval", "{d}/trunc.json", expect="corrupt or truncated"),
     # nas report
