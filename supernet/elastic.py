@@ -176,24 +176,31 @@ class SlicedPosition(ElasticPosition):
     def _init_store(self, members: list, big: dict[str, torch.Size],
                     big_blocks: dict[str, tuple[int, ...]]) -> _Store:
         """Max-size tensors initialised from real builds: the largest case's own initialisation, and any
-        element no single case reaches (shapes that grow along different axes) from smaller cases."""
+        element it does not reach (shapes that grow along different axes) from the next largest case that
+        does, never overwriting an element a larger case wrote."""
         order = sorted(members, key=lambda m: sum(s.numel() for s in m[1].values()))
         params = {n: torch.zeros(s) for n, s in big.items()}
-        filled = {n: False for n in big}
+        written = {n: torch.zeros(s, dtype=torch.bool) for n, s in big.items()}
+
+        def fill(n: str, region: tuple[slice, ...], part: torch.Tensor) -> None:
+            # only elements no larger case wrote: a smaller case never overwrites a larger one's values
+            old, seen = params[n][region], written[n][region]
+            params[n][region] = torch.where(seen, old, part)
+            written[n][region] = True
+
         for (t, hp), shapes in reversed(order):
             real = shared_tensors(self.spec.build(t, hp))  # consumes the caller's seeded rng
             stacked = self.spec.stacked(t, hp)
             for n, v in real.items():
-                if filled[n]:
+                if bool(written[n].all()):
                     continue
                 if n in stacked:  # block by block, where slice_to reads them back
                     starts = np.cumsum((0, *big_blocks[n][:-1]))
                     for start, part in zip(starts, torch.split(v.detach(), list(stacked[n]))):
-                        params[n][(slice(start, start + len(part)), *(slice(0, d) for d in part.shape[1:]))] = part
+                        fill(n, (slice(start, start + len(part)), *(slice(0, d) for d in part.shape[1:])), part)
                 else:
-                    params[n][tuple(slice(0, d) for d in v.shape)] = v.detach()
-                filled[n] = tuple(v.shape) == tuple(big[n])
-            if all(filled.values()):
+                    fill(n, tuple(slice(0, d) for d in v.shape), v.detach())
+            if all(bool(w.all()) for w in written.values()):
                 break
         probe = _quiet_build(self.spec, *order[-1][0], device="meta")
         is_param = {n for n, _ in probe.named_parameters()}

@@ -139,6 +139,25 @@ def test_a_narrow_mamba_reads_the_wide_ones_gate_and_its_b_and_c_blocks():
     assert float((pos(x, layers[0]) - narrow(x)).detach().abs().max()) <= 1e-6
 
 
+def test_a_store_keeps_the_largest_cases_own_initial_weights_where_cases_grow_along_different_axes():
+    from nas.searchspace.hparams import HParams
+    from nas.searchspace.op_spec import OPS
+    from nas.supernet.elastic import SlicedPosition, shared_tensors
+
+    spec = OPS.get("conv")
+    wide_in = (TensorType.map(8, 6, 6), HParams({**spec.defaults, "out": 6}))  # weight 6x8x3x3: the largest
+    wide_out = (TensorType.map(4, 6, 6), HParams({**spec.defaults, "out": 8}))  # 8x4x3x3
+    torch.manual_seed(0)
+    (store,) = SlicedPosition(spec, [wide_in, wide_out]).groups.values()
+    torch.manual_seed(0)
+    largest = shared_tensors(spec.build(*wide_in))  # the first real build the store made
+    w = store.get("0.weight").detach()
+    assert w.shape == (8, 8, 3, 3)
+    assert torch.equal(w[:6], largest["0.weight"].detach())  # the smaller case wrote none of these
+    assert bool(w[6:, :4].abs().sum() > 0) and torch.equal(w[6:, 4:], torch.zeros(2, 4, 3, 3))  # reached by no case
+    assert torch.equal(store.get("1.weight").detach()[:6], largest["1.weight"].detach())
+
+
 def test_a_checkpoint_of_the_old_weight_layout_is_refused_only_where_the_layout_changed(tmp_path):
     from nas.supernet.train import WEIGHT_LAYOUT, load_supernet
 
