@@ -79,6 +79,7 @@ class SupernetTrainConfig(recipe.RecipeConfig):
     sampler: str = "uniform"
     distill: bool = True
     extreme_ops: str = "fixed"  # "random": the extremes draw their ops; "none": no extremes (``step_archs``)
+    largest_first_epochs: int = 0  # train the largest subnet alone this many epochs before the sandwich
     bn_images: int = 1000
     bn_batch: int = 200
     seed: int = 0
@@ -92,6 +93,9 @@ class SupernetTrainConfig(recipe.RecipeConfig):
             v = getattr(self, name)
             if not recipe.is_int(v) or v < 1:
                 raise bad(name, "give an integer >= 1")
+        if (not recipe.is_int(self.largest_first_epochs) or not 0 <= self.largest_first_epochs < self.epochs):
+            raise bad("largest_first_epochs", f"give an integer in [0, epochs - 1 = {self.epochs - 1}]: at least one "
+                                              "epoch must train the subnets")
         if not recipe.is_int(self.num_random) or self.num_random < 0:
             raise bad("num_random", "give an integer >= 0")
         if not isinstance(self.distill, bool):
@@ -259,7 +263,10 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
             if config.augment == "shift":
                 x = random_shift(x, gen)
             xs, ys = x.tensor_split(world)[rank], y.tensor_split(world)[rank]
-            archs = step_archs(net, sampler, config.seed, step, config.num_random, config.extreme_ops)
+            # progressive shrinking's first phase (OFA): the largest alone, then the sandwich; every step's
+            # draws depend on the step alone, so the phase changes no later step's subnets
+            archs = ([net.largest()] if epoch < config.largest_first_epochs
+                     else step_archs(net, sampler, config.seed, step, config.num_random, config.extreme_ops))
             opt.zero_grad(set_to_none=True)
             # local mean loss × (local share × world): the average over processes is the global mean
             loss, _ = sandwich_step(net, archs, xs, ys, config, loss_scale=len(ys) * world / len(y))

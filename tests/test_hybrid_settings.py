@@ -254,6 +254,31 @@ def test_single_path_steps_train_only_the_random_draws_and_need_labels() -> None
         SupernetTrainConfig(extreme_ops="none", distill=False, num_random=0)
 
 
+def test_largest_first_epochs_train_the_largest_alone_then_the_unchanged_sandwich(monkeypatch) -> None:
+    import dataclasses
+
+    from nas.supernet import train as train_module
+    from nas.supernet.sampling import make_sampler
+    from nas.supernet.train import SupernetTrainConfig, step_archs, train_supernet
+    from nas.training.datasets import Split, load_dataset
+
+    data = load_dataset("digits", resize="1x32x32")
+    data = dataclasses.replace(data, train=Split(data.train.x[:64], data.train.y[:64]))
+    seen: list[list] = []
+    real_step = train_module.sandwich_step
+    monkeypatch.setattr(train_module, "sandwich_step", lambda net, archs, *a, **k: (seen.append(archs),
+                                                                                   real_step(net, archs, *a, **k))[1])
+    cfg = SupernetTrainConfig(epochs=3, batch_size=32, bn_images=32, largest_first_epochs=2, distill=False)
+    net = build_supernet("hybrid", "1x32x32", 10, settings=SMALL)
+    train_supernet(net, data, cfg)
+    sampler = make_sampler("uniform", net.space, seed=0)
+    assert seen[:4] == [[net.largest()]] * 4  # 2 epochs x 2 steps: the largest alone
+    assert seen[4:] == [step_archs(net, sampler, 0, step, 2) for step in (4, 5)]  # then the sandwich of those steps
+    for bad in (3, -1, 1.5, True):
+        with pytest.raises(NasError, match=f"largest_first_epochs={bad!r} not allowed; give an integer in \\[0, "):
+            SupernetTrainConfig(epochs=3, largest_first_epochs=bad)
+
+
 def test_a_checkpoint_from_before_a_setting_existed_still_resumes(tmp_path) -> None:
     """A checkpoint written before ``extreme_ops`` and the ``supernet`` field existed: the missing
     setting reads as its default, so ``--resume`` continues instead of refusing "other settings"."""

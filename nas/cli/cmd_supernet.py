@@ -30,6 +30,9 @@ def add_parser(sub):
                    help="subnets framing each step: fixed (largest and smallest by FLOPs, default), random (the "
                         "extreme sizes with ops drawn) or none (only the --num-random draws: single-path, SPOS; "
                         "needs --no-distill)")
+    t.add_argument("--largest-first", type=int, default=0, metavar="EPOCHS",
+                   help="train the largest subnet alone for the first EPOCHS epochs, then the sandwich (progressive "
+                        "shrinking's first phase; default 0)")
     t.add_argument("--bn-images", type=int, default=1000, help="training images for BN recalibration (default: 1000)")
     t.add_argument("--seed", type=int, default=0, help="seed of weights, data order and subnet draws (default: 0)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps (checks and benchmarks)")
@@ -97,7 +100,8 @@ def run(args) -> int:
     config = SupernetTrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                  sampler=args.sampler,
                                  num_random=args.num_random, distill=not args.no_distill,
-                                 extreme_ops=args.extreme_ops, bn_images=args.bn_images,
+                                 extreme_ops=args.extreme_ops, largest_first_epochs=args.largest_first,
+                                 bn_images=args.bn_images,
                                  seed=args.seed, max_steps=args.max_steps)
     out = check_out_dir(args.out or f"runs/supernet-{args.space}-{args.data.split(':')[0]}-seed{args.seed}")
     if args.resume and not (out / "supernet.pt").is_file():
