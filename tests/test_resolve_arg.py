@@ -14,17 +14,18 @@ from nas.searchspace import NetSpec, TensorType, get_space
 from nas.searchspace.architecture import save_architecture
 
 
-def _strided(halvings: int, even_from: int | None = None):
-    """A stand-in network: ``halvings`` floor halvings of H and W; optionally refusing odd sides at the
-    grid of ``even_from`` halvings (as a downsample that needs even sides does)."""
+def _strided(halvings: int, even_at: int | None = None):
+    """A stand-in network: ``halvings`` floor halvings of H and W; optionally refusing an odd grid after
+    ``even_at`` halvings (as a downsample that needs even sides does)."""
 
     def build(inp: TensorType) -> NetSpec:
         h, w = inp.height, inp.width
-        for k in range(halvings):
-            if even_from == k and (h % 2 or w % 2):
+        for k in range(halvings + 1):
+            if even_at == k and (h % 2 or w % 2):
                 raise NasError(f"odd grid {h}x{w}")
-            h, w = h // 2, w // 2
-            TensorType.map(inp.channels, h, w)  # a side of 0 raises SizeCollapseError, as a real layer does
+            if k < halvings:
+                h, w = h // 2, w // 2
+                TensorType.map(inp.channels, h, w)  # a side of 0 raises SizeCollapseError, as a real layer does
         return NetSpec(input=inp, layers=())
 
     return build
@@ -33,8 +34,8 @@ def _strided(halvings: int, even_from: int | None = None):
 def test_smallest_input_is_the_first_size_that_builds() -> None:
     assert smallest_input(_strided(5), TensorType.map(1, 8, 8)) == TensorType.map(1, 32, 32)
     assert smallest_input(_strided(3), TensorType.map(3, 5, 5)) == TensorType.map(3, 8, 8)
-    # odd sides refused before the last halving: 32 builds (16 even at step 1), 33..47 collapse or are odd
-    assert smallest_input(_strided(5, even_from=4), TensorType.map(1, 9, 9)) == TensorType.map(1, 32, 32)
+    # an even final grid wanted: 4-7 no longer collapse but end on a 1x1 grid, refused; 8 ends on 2x2
+    assert smallest_input(_strided(2, even_at=2), TensorType.map(1, 3, 3)) == TensorType.map(1, 8, 8)
     # proportions kept: the longer side grows 6 → 11, the shorter with it, rounded (2 × 11 / 6 → 4)
     assert smallest_input(_strided(2), TensorType.map(1, 2, 6)) == TensorType.map(1, 4, 11)
     assert smallest_input(_strided(40), TensorType.map(1, 8, 8)) is None  # 2**40 is past the largest side tried
@@ -46,7 +47,7 @@ def test_fitted_names_the_input_and_the_fix_and_keeps_other_errors() -> None:
     assert not isinstance(e.value, SizeCollapseError) and "\n" not in str(e.value)
     assert fitted(_strided(5), TensorType.map(1, 32, 32), "net").input == TensorType.map(1, 32, 32)
     with pytest.raises(NasError, match="odd grid 9x9"):  # not a size collapse: left as it was
-        fitted(_strided(5, even_from=0), TensorType.map(1, 9, 9), "net")
+        fitted(_strided(5, even_at=0), TensorType.map(1, 9, 9), "net")
 
 
 def test_cost_and_train_say_which_input_a_searched_network_needs(tmp_path, capsys) -> None:

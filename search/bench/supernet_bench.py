@@ -280,8 +280,8 @@ def measure(space: str = "mobilenet", input: str = "1x16x16", train_images: int 
             standalone_from: str | Path | None = None) -> dict[str, Any]:
     """Step cost, a supernet trained on a seeded random ``train_images`` subset of mnist5k, the ranking
     of ``subnets`` subnets spread over FLOPs against stand-alone training, and weight inheritance for the
-    largest and smallest subnets (against the mean of ``standalone_seeds`` from-scratch trainings of
-as many epochs as the supernet's). The ranking compares accuracies on ``rank_split`` (valid or test;
+    largest and smallest subnets (against the mean of ``standalone_seeds`` from-scratch trainings of as
+    many epochs as the supernet's). The ranking compares accuracies on ``rank_split`` (valid or test;
     test is 1,000 images on mnist5k, valid 400: less sampling noise between close subnets). Each
     subnet is trained alone ``standalone_seeds`` times (weights and data order seeded 0, 1, ...); the
     reference is the mean, and with two or more seeds ``kendall_tau_seed_to_seed`` (seed 0 vs seed 1)
