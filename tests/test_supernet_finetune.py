@@ -215,3 +215,20 @@ def test_a_bare_bench_runs_the_measured_hybrid_configuration() -> None:
     back = parser.parse_args(["supernet", "--supernet-option", "distill=true", "--supernet-option", "seed=2"])
     assert bench_supernet.bench_supernet_options(back) == {"distill": True, "seed": 2}
     assert bench_supernet.bench_supernet_options(other) == {}
+
+
+def test_the_bench_table_shows_the_tau_interval_and_both_sides_of_weight_inheritance() -> None:
+    from nas.cli.bench_supernet import FIGURES, figure_rows
+
+    out = {"kendall_tau": 0.668, "kendall_tau_ci95": [0.41803263959267184, 0.8846988664348769],
+           "weight_inheritance": {
+               "largest": {"inherited_valid": 0.9675, "inherited_test": 0.979, "scratch_valid": 0.9775,
+                           "scratch_test": 0.979, "scratch_test_per_seed": [0.982, 0.976], "epochs": 20},
+               "smallest": {"inherited_valid": 0.94, "inherited_test": 0.963, "scratch_valid": 0.96125,
+                            "scratch_test": 0.9715, "scratch_test_per_seed": [0.969, 0.974], "epochs": 20}}}
+    rows = {r["figure"]: r["value"] for r in figure_rows(out)}
+    assert list(rows)[:len(FIGURES)] == list(FIGURES) and rows["kendall_tau"] == 0.668
+    assert rows["kendall_tau_ci95"] == "[0.418, 0.885]" and rows["ddp_max_abs_diff"] is None
+    assert rows["largest: inherited / scratch test"] == "0.9790 / 0.9790"
+    assert rows["smallest: inherited / scratch valid"] == "0.9400 / 0.9613"
+    assert len(rows) == len(FIGURES) + 4

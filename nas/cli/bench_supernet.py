@@ -77,6 +77,26 @@ def bench_supernet_options(args) -> dict:
     return {**(HYBRID_SUPERNET_OPTIONS if args.space == "hybrid" else {}), **given}
 
 
+FIGURES = ("parity_max_abs_diff", "sandwich_step_time_ratio", "kendall_tau", "kendall_tau_ci95",
+           "kendall_tau_no_bn_recal", "kendall_tau_params", "kendall_tau_flops", "kendall_tau_synflow",
+           "kendall_tau_finetuned", "kendall_tau_scratch_steps", "kendall_tau_seed_to_seed", "kendall_tau_split_half",
+           "ddp_max_abs_diff")
+
+
+def figure_rows(out: dict) -> list[dict]:
+    """The table ``nas bench supernet`` prints: the issue's figures, τ's interval rounded, and weight
+    inheritance (inherited against from-scratch accuracy, the goal's two sides) per subnet and split."""
+    rows = [{"figure": k, "value": out.get(k)} for k in FIGURES]
+    interval = out.get("kendall_tau_ci95")
+    if interval is not None:
+        rows[FIGURES.index("kendall_tau_ci95")]["value"] = f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+    for name, w in (out.get("weight_inheritance") or {}).items():
+        for split in ("valid", "test"):
+            rows.append({"figure": f"{name}: inherited / scratch {split}",
+                         "value": f"{w[f'inherited_{split}']:.4f} / {w[f'scratch_{split}']:.4f}"})
+    return rows
+
+
 def run(args) -> int:
     from nas.errors import NasError
     from nas.io import check_out_dir
@@ -124,9 +144,5 @@ def run(args) -> int:
     if args.format == "json":
         emit_json(out)
     else:
-        keys = ("parity_max_abs_diff", "sandwich_step_time_ratio", "kendall_tau", "kendall_tau_ci95",
-                "kendall_tau_no_bn_recal",
-                "kendall_tau_params", "kendall_tau_flops", "kendall_tau_synflow", "kendall_tau_finetuned",
-                "kendall_tau_scratch_steps", "kendall_tau_seed_to_seed", "kendall_tau_split_half", "ddp_max_abs_diff")
-        table([{"figure": k, "value": out.get(k)} for k in keys])
+        table(figure_rows(out))
     return 0
