@@ -19,8 +19,8 @@ def add_parser(bsub):
         "supernet", help="supernet figures on mnist5k: parity, step cost, ranking tau, inheritance, DDP",
         description="Trains a supernet on a seeded subset of mnist5k, trains SUBNETS subnets alone, and compares. "
                     "The defaults are the configuration of docs/supernet.md (hybrid at 1x32x32, width x0.25, "
-                    "depth <= 2, six mixers, per-mixer body, no distillation) and take about 15 minutes on two "
-                    "CPU cores; shrink them for a quick look.")
+                    "depth <= 2, six mixers, per-mixer body, no distillation) and take about half an hour on two "
+                    "CPU cores (54 CPU-minutes); shrink them for a quick look.")
     p.add_argument("--space", default="hybrid", help="supernet space (default: hybrid)")
     p.add_argument("--input", default="1x32x32", help="image size CxHxW (default: 1x32x32)")
     from nas.cli.cmd_supernet import add_body, add_space_settings
