@@ -57,7 +57,7 @@ def run(args) -> int:
     from nas.hw_models.analytic import analytic_costs
     from nas.lock import OutputFileLock
     from nas.supernet.export import model_payload, onnx_to, torchscript_to, write_model
-    from nas.supernet.train import load_supernet, subnet_accuracy  # noqa: F401
+    from nas.supernet.train import load_supernet
 
     if args.finetune < 0 or args.bn_images < 0:
         raise NasError("--finetune and --bn-images take an integer >= 0")
@@ -84,7 +84,7 @@ def run(args) -> int:
             recalibrate_bn(model, calibration_images(data.train, args.bn_images), 200)
             result["valid_accuracy_inherited"] = evaluate(model, data.valid)[1]
         if args.finetune:
-            from nas.training.trainer import TrainConfig, evaluate, train
+            from nas.training.trainer import TrainConfig, train
 
             res = train(model, data, TrainConfig(epochs=args.finetune, zero_init_residual=False), progress=True)
             result["valid_accuracy_finetuned"] = res.valid_accuracy
