@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 
 from nas.errors import NasError
-from nas.hw_models.analytic import flops
+from nas.hw_models.analytic import flops, params
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 from nas.searchspace.netspec import NetSpec
@@ -23,6 +24,8 @@ from nas.supernet.elastic import ElasticPosition, build_position
 from nas.supernet.metaformer import check_body
 
 SPEC_CACHE = 4096
+#: bytes per parameter to train in float32: the weight, its gradient and AdamW's two moments
+TRAIN_BYTES_PER_PARAM = 16
 
 
 def space_from_config(config: Mapping[str, Any]) -> SearchSpace:
@@ -86,6 +89,31 @@ def extreme_arch(space: SearchSpace, largest: bool) -> Architecture:
     return a
 
 
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the system does not say (``os.sysconf``)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_trainable_here(space: SearchSpace, largest: Architecture, memory_bytes: int | None) -> None:
+    """A one-line NasError when the largest subnet alone, a lower bound on the supernet, needs more than
+    ``memory_bytes`` to train (``TRAIN_BYTES_PER_PARAM`` per parameter): refused before any weight is
+    allocated, instead of the system killing the process (resnet's box holds an 8-billion-parameter
+    network)."""
+    if memory_bytes is None:
+        return
+    n = params(space.resolve(largest))
+    need = n * TRAIN_BYTES_PER_PARAM
+    if need > memory_bytes:
+        raise NasError(
+            f"space {space.name!r} at input {space.input.channels}x{space.input.height}x{space.input.width}: its largest subnet alone has {n / 1e6:,.1f} M parameters, "
+            f"about {need / 2**30:,.0f} GiB to train (weights, gradients, AdamW's moments), and this machine has "
+            f"{memory_bytes / 2**30:,.1f} GiB; a supernet of it cannot be trained here; use a smaller space "
+            "(mobilenet, nb201, or hybrid shrunk with --width-mult, --max-depth, --mixers)")
+
+
 class Supernet(nn.Module):
     """Weight-sharing network over every architecture of ``space`` (at its input size and classes).
 
@@ -99,12 +127,16 @@ class Supernet(nn.Module):
     ``body`` (spaces of MetaFormer blocks, i.e. hybrid): ``"shared"`` (default) holds one body (norms
     and channel MLP) per block for every mixer choice, ``"per-mixer"`` one per mixer choice.
     ``options()`` returns the non-default settings, which checkpoints store next to ``config()``.
+    ``memory_bytes`` (default: this machine's physical memory) refuses, before any weight is allocated,
+    a space whose largest subnet alone needs more than that to train (``check_trainable_here``).
     """
 
-    def __init__(self, space: SearchSpace, body: str = "shared") -> None:
+    def __init__(self, space: SearchSpace, body: str = "shared", memory_bytes: int | None = None) -> None:
         super().__init__()
         self.space = space
         self.body = check_body(body)
+        largest = extreme_arch(space, largest=True)
+        check_trainable_here(space, largest, physical_memory_bytes() if memory_bytes is None else memory_bytes)
         cases: dict[str, dict[str, list]] = {}
         for a in covering_archs(space):
             for layer in space.resolve(a).layers:
@@ -121,7 +153,7 @@ class Supernet(nn.Module):
                 {op: build_position(op, cs, **({"body": body} if op == "metaformer" else {}))
                  for op, cs in cases[name].items()})
         self._specs: OrderedDict[Architecture, NetSpec] = OrderedDict()
-        self._extremes: dict[str, Architecture] = {}
+        self._extremes: dict[str, Architecture] = {"largest": largest}
 
     @staticmethod
     def _pos(layer_name: str) -> str:

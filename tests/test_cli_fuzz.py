@@ -151,6 +151,8 @@ def in_sandbox(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NAS_HOME", str(sandbox / "nas_home"))
     monkeypatch.setenv("NAS_CACHE", str(sandbox / "nas_cache"))
     monkeypatch.setenv("NAS_BENCHMARKS", str(sandbox / "no_benchmarks_here"))
+    # the memory a supernet is checked against, so the rows do not depend on this machine's
+    monkeypatch.setattr("nas.supernet.network.physical_memory_bytes", lambda: 24 * 2**30)
     return sandbox
 
 
@@ -227,6 +229,10 @@ CASES: list[Case] = [
       "widest", *R, expect="extreme_ops='widest' not allowed"),
     C("supernet-single-path-with-distill", "supernet", "train", "--space", "nb201", "--data", "digits",
       "--extreme-ops", "none", *R, expect="train without distillation with it (distill=false, --no-distill)"),
+    C("supernet-space-too-large-to-train", "supernet", "train", "--space", "resnet", "--data", "digits", *R,
+      expect="its largest subnet alone has 8,184.2 M parameters, about 122 GiB to train"),
+    C("bench-supernet-space-too-large-to-train", *BS, "--space", "resnet", "--supernet-epochs", "1", *RB,
+      expect="a supernet of it cannot be trained here"),
     C("supernet-largest-first-every-epoch", "supernet", "train", "--space", "nb201", "--data", "digits", "--epochs",
       "3", "--largest-first", "3", *R, expect="largest_first_epochs=3 not allowed; give an integer in [0, epochs - 1 = 2]"),
     C("supernet-largest-first-negative", "supernet", "train", "--space", "nb201", "--data", "digits",

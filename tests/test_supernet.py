@@ -414,3 +414,26 @@ def test_a_failed_ddp_run_is_reported_by_its_exception_line_not_torchruns_banner
     assert _failure_line(out) == "[rank1]: RuntimeError: Connection reset by peer"
     assert _failure_line("=====\nsomething went wrong\n=====\n") == "something went wrong"
     assert _failure_line("") == "no output"
+
+
+def test_a_space_whose_largest_subnet_cannot_train_in_memory_is_refused_before_any_weight() -> None:
+    from nas.hw_models.analytic import params
+    from nas.supernet.network import TRAIN_BYTES_PER_PARAM, Supernet, extreme_arch, space_from_config
+
+    space = space_from_config({"space": "nb201", "input": "1x8x8", "num_classes": 10})
+    n = params(space.resolve(extreme_arch(space, largest=True)))
+    assert TRAIN_BYTES_PER_PARAM == 16  # float32 weight, gradient and AdamW's two moments
+    with pytest.raises(NasError) as e:
+        Supernet(space, memory_bytes=16 * n - 1)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"space 'nb201' at input 1x8x8: its largest subnet alone has {n / 1e6:,.1f} M parameters")
+    assert "cannot be trained here" in msg
+    assert sum(p.numel() for p in Supernet(space, memory_bytes=16 * n).parameters()) >= n  # at the bound: built
+
+    # resnet's box: an 8-billion-parameter largest network, refused in seconds instead of killed for memory
+    big = space_from_config({"space": "resnet", "input": "1x32x32", "num_classes": 10})
+    assert params(big.resolve(extreme_arch(big, largest=True))) == 8_184_222_410
+    with pytest.raises(NasError, match=r"has 8,184\.2 M parameters, about 122 GiB to train .* this machine has 24\.0 GiB"):
+        Supernet(big, memory_bytes=24 * 2**30)
+
