@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from nas.training.datasets import Split
+from nas.training.trainer import is_image_batch
 
 
 def calibration_images(split: Split, n: int, seed: int = 0) -> torch.Tensor:
@@ -29,7 +30,8 @@ def recalibrate_bn(model: nn.Module, images: torch.Tensor, batch_size: int = 200
         m.momentum = None
     model.train()
     for i in range(0, len(images), batch_size):
-        model(images[i:i + batch_size])
+        x = images[i:i + batch_size]
+        model(x.contiguous(memory_format=torch.channels_last) if is_image_batch(x) else x)
     for m, mom in zip(norms, momenta):
         m.momentum = mom
     model.eval()

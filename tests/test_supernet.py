@@ -437,3 +437,23 @@ def test_a_space_whose_largest_subnet_cannot_train_in_memory_is_refused_before_a
     with pytest.raises(NasError, match=r"has 8,184\.2 M parameters, about 122 GiB to train .* this machine has 24\.0 GiB"):
         Supernet(big, memory_bytes=24 * 2**30)
 
+
+def test_a_channels_last_sandwich_step_gives_the_gradients_of_the_nchw_one() -> None:
+    """train_supernet's layout for image batches computes the same step (in float64, where the two
+    layouts' convolution algorithms round alike; in float32 oneDNN's NCHW and NHWC kernels differ
+    by their rounding)."""
+    from nas.supernet.sampling import make_sampler
+    from nas.supernet.train import SupernetTrainConfig, sandwich_step, step_archs
+
+    cfg = SupernetTrainConfig(distill=False)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 1, 8, 8, generator=gen, dtype=torch.float64), torch.randint(0, 10, (16,), generator=gen)
+    grads = []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        net = build_supernet("nb201", "1x8x8", 10).train().double().to(memory_format=fmt)
+        archs = step_archs(net, make_sampler("uniform", net.space, seed=0), 0, 0, cfg.num_random, cfg.extreme_ops)
+        sandwich_step(net, archs, x.contiguous(memory_format=fmt), y, cfg)
+        grads.append({k: p.grad for k, p in net.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    for k, g in grads[0].items():
+        torch.testing.assert_close(grads[1][k], g, rtol=1e-7, atol=1e-9)

@@ -57,6 +57,7 @@ def _step_cost_child(space: str, input: str | None, batch: int, mode: str, steps
                      config: dict[str, Any] | None = None) -> dict[str, float]:
     from nas.supernet.sampling import make_sampler
     from nas.supernet.train import sandwich_step, step_archs
+    from nas.training.trainer import is_image_batch
 
     torch.manual_seed(0)
     net = build_supernet(space, input, 10, settings=settings, body=body).train()
@@ -64,6 +65,9 @@ def _step_cost_child(space: str, input: str | None, batch: int, mode: str, steps
     sampler = make_sampler(cfg.sampler, net.space, seed=cfg.seed)
     x = torch.randn(batch, *net.input.shape(1)[1:])
     y = torch.randint(0, net.space.num_classes, (batch,))
+    if is_image_batch(x):  # the layout train_supernet trains in
+        net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     largest = net.largest()
     archs = [step_archs(net, sampler, cfg.seed, i, cfg.num_random, cfg.extreme_ops) for i in range(steps + 2)]
 
