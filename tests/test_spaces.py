@@ -269,3 +269,25 @@ def test_resnet_prior_is_log_scaled_within_tinynas_rules() -> None:
     assert 0.3 < (flops <= 600e6).mean() < 0.7 and flops.min() < 100e6 and flops.max() > 5e9
     outside = space.make(**{**archs[0].genes, "stem": 16, "s1_out": 2048, "s1_mid": 512, "s1_depth": 16})
     assert space.contains(outside) and space.contains(space.mutate(outside, np.random.default_rng(0)))
+
+
+def test_resnet_width_mult_and_max_depth_shrink_its_box_and_default_to_the_whole_box() -> None:
+    from nas.supernet.network import space_from_config
+
+    whole = get_space("resnet")
+    assert whole.config() == get_space("resnet", width_mult=1.0).config() and "width_mult" not in whole.config()
+    choices = {d.name: d.choices for d in whole.dims}
+    assert choices["s1_out"] == tuple(range(16, 2049, 8)) and choices["s3_depth"] == tuple(range(1, 17))
+    small = get_space("resnet", width_mult=0.125, max_depth=2)
+    choices = {d.name: d.choices for d in small.dims}
+    assert choices["stem"] == (8,)  # 16..64 x 0.125, at least 8
+    assert choices["s2_out"] == tuple(range(8, 257, 8)) and choices["s2_mid"] == tuple(range(8, 65, 8))
+    assert choices["s4_depth"] == (1, 2) and choices["s4_kernel"] == (3, 5, 7)
+    assert small.size() == 1 * (2 * 32 * 8 * 3 * 2) ** 5
+    assert space_from_config(small.config()).dims == small.dims  # settings travel with results and checkpoints
+    for a in _samples(small, 0, 50):
+        assert small.contains(a) and all(a[f"s{s}_depth"] <= 2 for s in range(1, 6))
+    with pytest.raises(NasError, match=r"resnet width_mult=1\.5 not allowed; give a number in \(0, 1\]"):
+        get_space("resnet", width_mult=1.5)
+    with pytest.raises(NasError, match="resnet max_depth=0 not allowed"):
+        get_space("resnet", max_depth=0)

@@ -45,9 +45,10 @@ def add_parser(sub):
 
 
 def add_space_settings(p) -> None:
-    """Options that shrink the hybrid space (a supernet a CPU can train); other spaces refuse them."""
-    p.add_argument("--width-mult", type=float, help="hybrid: scale every width choice by this, in (0, 1] (default 1)")
-    p.add_argument("--max-depth", type=int, help="hybrid: drop depth choices above this (default: keep all)")
+    """Options that shrink the hybrid and resnet spaces (a supernet a CPU can train); other spaces refuse them."""
+    p.add_argument("--width-mult", type=float,
+                   help="hybrid, resnet: scale every width choice by this, in (0, 1] (default 1)")
+    p.add_argument("--max-depth", type=int, help="hybrid, resnet: drop depth choices above this (default: keep all)")
     p.add_argument("--mixers", help="hybrid: comma-separated mixer choices to keep (default: all)")
 
 

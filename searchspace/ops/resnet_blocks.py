@@ -50,6 +50,7 @@ class ResNetBasic(PartsOp):
     accepts = (Layout.MAP,)
     domain = {"out": CHANNELS, "mid": range(1 << 16), "kernel": (3, 5, 7), "stride": (1, 2)}
     defaults = {"mid": 0, "kernel": 3, "stride": 1}
+    elastic = ("in", "out", "mid", "kernel")
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
         return _out(t, hp)
@@ -95,6 +96,7 @@ class ResNetBottleneck(PartsOp):
     accepts = (Layout.MAP,)
     domain = {"out": CHANNELS, "mid": CHANNELS, "kernel": (3, 5, 7), "stride": (1, 2)}
     defaults = {"kernel": 3, "stride": 1}
+    elastic = ("in", "out", "mid", "kernel")
 
     def out_type(self, t: TensorType, hp: HParams) -> TensorType:
         return _out(t, hp)

@@ -11,6 +11,7 @@ from nas.errors import NasError
 from nas.searchspace.hparams import HParams
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.space import Dimension, SearchSpace, register_space
+from nas.searchspace.spaces._shrink import capped_depths, check_max_depth, check_width_mult, scaled_widths
 from nas.searchspace.tensor_type import Layout, TensorType
 
 HEAD_DIM = 32
@@ -100,16 +101,12 @@ class HybridSpace(SearchSpace):
 
     def __init__(self, input: TensorType | None = None, num_classes: int | None = None, width_mult: float = 1.0,
                  max_depth: int | None = None, mixers: Sequence[str] | None = None) -> None:
-        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0 < width_mult <= 1:
-            raise NasError(f"hybrid width_mult={width_mult!r} not allowed; give a number in (0, 1]")
-        if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
-                                      or max_depth < 1):
-            raise NasError(f"hybrid max_depth={max_depth!r} not allowed; give an integer >= 1")
+        width_mult, max_depth = check_width_mult("hybrid", width_mult), check_max_depth("hybrid", max_depth)
         if mixers is not None:
             if isinstance(mixers, str) or not mixers or any(m not in MIXERS for m in mixers):
                 raise NasError(f"hybrid mixers={mixers!r} not allowed; give a non-empty subset of {', '.join(MIXERS)}")
             mixers = tuple(m for m in MIXERS if m in set(mixers))
-        self.width_mult, self.max_depth, self.mixers = float(width_mult), max_depth, mixers
+        self.width_mult, self.max_depth, self.mixers = width_mult, max_depth, mixers
         super().__init__(input, num_classes)
 
     def config(self) -> dict[str, Any]:
@@ -125,11 +122,11 @@ class HybridSpace(SearchSpace):
     def stage_widths(self, s: int) -> tuple[int, ...]:
         """Stage ``s`` (0-based) width choices: ``WIDTHS[s]`` × ``width_mult``, rounded to multiples of 8
         (at least 8), duplicates dropped."""
-        return tuple(dict.fromkeys(max(8, int(round(w * self.width_mult / 8)) * 8) for w in WIDTHS[s]))
+        return scaled_widths(WIDTHS[s], self.width_mult)
 
     def stage_depths(self, s: int) -> tuple[int, ...]:
         """Stage ``s`` (0-based) depth choices: ``DEPTHS[s]`` up to ``max_depth``."""
-        return tuple(d for d in DEPTHS[s] if self.max_depth is None or d <= self.max_depth)
+        return capped_depths(DEPTHS[s], self.max_depth)
 
     def _fits(self, mixer: str, s: int) -> bool:
         """Whether ``mixer`` can run at stage ``s``'s grid (input / 4 / 2**s; e.g. window_attention needs

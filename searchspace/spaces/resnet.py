@@ -12,6 +12,7 @@ import numpy as np
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 from nas.searchspace.space import Dimension, SearchSpace, register_space
+from nas.searchspace.spaces._shrink import capped_depths, check_max_depth, check_width_mult, scaled_widths
 from nas.searchspace.tensor_type import TensorType
 
 STRIDES = (2, 2, 2, 1, 2)
@@ -61,16 +62,38 @@ class ResNetSpace(SearchSpace):
     mids 21 G and 45 M; log-uniform depths too 13 G and 29 M, 0.8 % of them under 600 M FLOPs. This
     prior: 0.53 G FLOPs and 1.3 M params, 54 % under 600 M FLOPs, the largest 25 G FLOPs and 117 M
     params (``nas analyze resnet --samples 500``).
+
+    Settings (as hybrid's, for a supernet a CPU can train: the whole box's largest network has 8.2 G
+    parameters): ``width_mult`` scales the stem, width and mid choices (rounded to multiples of 8, at
+    least 8, duplicates dropped) and ``max_depth`` drops depth choices above it.
     """
 
     name = "resnet"
 
+    def __init__(self, input: TensorType | None = None, num_classes: int | None = None, width_mult: float = 1.0,
+                 max_depth: int | None = None) -> None:
+        self.width_mult = check_width_mult("resnet", width_mult)
+        self.max_depth = check_max_depth("resnet", max_depth)
+        super().__init__(input, num_classes)
+
+    def config(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.width_mult != 1.0:
+            extra["width_mult"] = self.width_mult
+        if self.max_depth is not None:
+            extra["max_depth"] = self.max_depth
+        return {**super().config(), **extra}
+
     def dimensions(self) -> Sequence[Dimension]:
-        dims = [Dimension("stem", STEMS, log=True)]
+        def dim(name: str, choices: tuple[int, ...]) -> Dimension:
+            return Dimension(name, choices, log=len(choices) >= 2)
+
+        widths, mids = scaled_widths(WIDTHS, self.width_mult), scaled_widths(MIDS, self.width_mult)
+        dims = [dim("stem", scaled_widths(STEMS, self.width_mult))]
         for s in range(1, len(STRIDES) + 1):
-            dims += [Dimension(f"s{s}_block", BLOCKS, ordered=False), Dimension(f"s{s}_out", WIDTHS, log=True),
-                     Dimension(f"s{s}_mid", MIDS, log=True), Dimension(f"s{s}_kernel", KERNELS),
-                     Dimension(f"s{s}_depth", DEPTHS, log=True)]
+            dims += [Dimension(f"s{s}_block", BLOCKS, ordered=False), dim(f"s{s}_out", widths),
+                     dim(f"s{s}_mid", mids), Dimension(f"s{s}_kernel", KERNELS),
+                     dim(f"s{s}_depth", capped_depths(DEPTHS, self.max_depth))]
         return dims
 
     def sample(self, rng: np.random.Generator) -> Architecture:
@@ -82,7 +105,8 @@ class ResNetSpace(SearchSpace):
             genes.update({f"s{s}_block": d[f"s{s}_block"].sample(rng), f"s{s}_out": out,
                           f"s{s}_mid": _log_sample(rng, d[f"s{s}_mid"], out),
                           f"s{s}_kernel": d[f"s{s}_kernel"].sample(rng),
-                          f"s{s}_depth": _log_sample(rng, d[f"s{s}_depth"], MAX_FIRST_DEPTH if s == 1 else DEPTHS[-1])})
+                          f"s{s}_depth": _log_sample(rng, d[f"s{s}_depth"],
+                                                     MAX_FIRST_DEPTH if s == 1 else d[f"s{s}_depth"].choices[-1])})
             c_in = out
         return Architecture(self.name, HParams(genes))
 
