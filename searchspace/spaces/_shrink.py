@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from nas.errors import NasError
 
@@ -19,6 +20,16 @@ def check_max_depth(space: str, value: object) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise NasError(f"{space} max_depth={value!r} not allowed; give an integer >= 1")
     return value
+
+
+def shrink_config(width_mult: float, max_depth: int | None) -> dict[str, Any]:
+    """The settings that differ from the whole space, as ``SearchSpace.config()`` writes them."""
+    out: dict[str, Any] = {}
+    if width_mult != 1.0:
+        out["width_mult"] = width_mult
+    if max_depth is not None:
+        out["max_depth"] = max_depth
+    return out
 
 
 def scaled_widths(choices: Sequence[int], width_mult: float) -> tuple[int, ...]:

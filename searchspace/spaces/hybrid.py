@@ -11,7 +11,13 @@ from nas.errors import NasError
 from nas.searchspace.hparams import HParams
 from nas.searchspace.op_spec import OPS
 from nas.searchspace.space import Dimension, SearchSpace, register_space
-from nas.searchspace.spaces._shrink import capped_depths, check_max_depth, check_width_mult, scaled_widths
+from nas.searchspace.spaces._shrink import (
+    capped_depths,
+    check_max_depth,
+    check_width_mult,
+    scaled_widths,
+    shrink_config,
+)
 from nas.searchspace.tensor_type import Layout, TensorType
 
 HEAD_DIM = 32
@@ -110,11 +116,7 @@ class HybridSpace(SearchSpace):
         super().__init__(input, num_classes)
 
     def config(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self.width_mult != 1.0:
-            extra["width_mult"] = self.width_mult
-        if self.max_depth is not None:
-            extra["max_depth"] = self.max_depth
+        extra: dict[str, Any] = shrink_config(self.width_mult, self.max_depth)
         if self.mixers is not None:
             extra["mixers"] = list(self.mixers)
         return {**super().config(), **extra}

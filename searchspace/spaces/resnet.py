@@ -12,7 +12,13 @@ import numpy as np
 from nas.searchspace.architecture import Architecture
 from nas.searchspace.hparams import HParams
 from nas.searchspace.space import Dimension, SearchSpace, register_space
-from nas.searchspace.spaces._shrink import capped_depths, check_max_depth, check_width_mult, scaled_widths
+from nas.searchspace.spaces._shrink import (
+    capped_depths,
+    check_max_depth,
+    check_width_mult,
+    scaled_widths,
+    shrink_config,
+)
 from nas.searchspace.tensor_type import TensorType
 
 STRIDES = (2, 2, 2, 1, 2)
@@ -77,12 +83,7 @@ class ResNetSpace(SearchSpace):
         super().__init__(input, num_classes)
 
     def config(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self.width_mult != 1.0:
-            extra["width_mult"] = self.width_mult
-        if self.max_depth is not None:
-            extra["max_depth"] = self.max_depth
-        return {**super().config(), **extra}
+        return {**super().config(), **shrink_config(self.width_mult, self.max_depth)}
 
     def dimensions(self) -> Sequence[Dimension]:
         def dim(name: str, choices: tuple[int, ...]) -> Dimension:
