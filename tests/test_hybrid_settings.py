@@ -120,8 +120,8 @@ def test_search_takes_the_space_settings_and_resume_keeps_them(tmp_path, capsys)
     capsys.readouterr()
     assert main([*base[:-1], "dwconv3", "--resume"]) == 2
     assert "space_options" in capsys.readouterr().err
-    assert main(["search", "--space", "resnet", "--width-mult", "0.5", "--out", str(tmp_path / "r")]) == 2
-    assert "space 'resnet' does not take setting(s) width_mult" in capsys.readouterr().err
+    assert main(["search", "--space", "nb201", "--width-mult", "0.5", "--out", str(tmp_path / "r")]) == 2
+    assert "space 'nb201' does not take setting(s) width_mult" in capsys.readouterr().err
     # a run stored before space settings existed resumes: a missing field reads as its default
     stored = {k: v for k, v in SearchConfig().to_json().items() if k != "space_options"}
     assert SearchConfig().differences(stored) == []
