@@ -107,14 +107,16 @@ def check_trainable_here(space: SearchSpace, largest: Architecture, memory_bytes
         return
     n = params(space.resolve(largest))
     need = n * TRAIN_BYTES_PER_PARAM
+    if need <= memory_bytes:
+        return
     shrinks = [k for k in ("width_mult", "max_depth") if k in inspect.signature(type(space)).parameters]
-    hint = (f"shrink it with {' and '.join('--' + k.replace('_', '-') for k in shrinks)}" if shrinks
-            else "use a smaller space")
-    if need > memory_bytes:
-        raise NasError(
-            f"space {space.name!r} at input {space.input.channels}x{space.input.height}x{space.input.width}: its largest subnet alone has {n / 1e6:,.1f} M parameters, "
-            f"about {need / 2**30:,.0f} GiB to train (weights, gradients, AdamW's moments), and this machine has "
-            f"{memory_bytes / 2**30:,.1f} GiB; a supernet of it cannot be trained here: {hint}")
+    hint = f"shrink it with {' and '.join('--' + k.replace('_', '-') for k in shrinks)}" if shrinks else \
+        "use a smaller space"
+    t = space.input
+    raise NasError(f"space {space.name!r} at input {t.channels}x{t.height}x{t.width}: its largest subnet alone has "
+                   f"{n / 1e6:,.1f} M parameters, about {need / 2**30:,.0f} GiB to train (weights, gradients, "
+                   f"AdamW's moments), and this machine has {memory_bytes / 2**30:,.1f} GiB; a supernet of it "
+                   f"cannot be trained here: {hint}")
 
 
 class Supernet(nn.Module):

@@ -216,7 +216,7 @@ def train_supernet(net: Supernet, data: DatasetSplits, config: SupernetTrainConf
     out = Path(out_dir) if out_dir is not None else None
     ckpt_path = out / CHECKPOINT_NAME if out is not None else None
     sampler = make_sampler(config.sampler, net.space, seed=config.seed)
-    # channels-last as the trainer (a mobilenet sandwich step 1.6-1.9x faster on the CPU:
+    # channels-last as the trainer (a mobilenet sandwich step 1.72x faster on the CPU, nb201's 1.41x:
     # experiments/benchmarks/channels_last_speed.py --supernet); slices of the NHWC stores stay NHWC
     channels_last = is_image_batch(data.train.x[:1])
     if channels_last:
