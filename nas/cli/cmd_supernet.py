@@ -25,7 +25,9 @@ def add_parser(sub):
                    help="subnet sampling: uniform (default), flops (FLOPs-stratified) or fair (each op choice once "
                         "per step, with --num-random the number of choices)")
     t.add_argument("--num-random", type=int, default=2, help="random subnets per step besides the extremes (default: 2)")
-    t.add_argument("--no-distill", action="store_true", help="train the subnets on labels, not on the largest's output")
+    t.add_argument("--no-distill", action="store_true",
+                   help="train the subnets on labels, not on the largest's output (on short CPU schedules it trained "
+                        "and ranked better on hybrid and mobilenet: docs/supernet.md)")
     t.add_argument("--extreme-ops", default="fixed",
                    help="subnets framing each step: fixed (largest and smallest by FLOPs, default), random (the "
                         "extreme sizes with ops drawn) or none (only the --num-random draws: single-path, SPOS; "
