@@ -63,7 +63,7 @@ def supernet_step_seconds(space: str, input: str, steps: int) -> dict[str, float
     xs = {"nchw": x, "channels_last": x.contiguous(memory_format=torch.channels_last)}
     times: dict[str, list[float]] = {k: [] for k in nets}
     for i in range(steps + 2):
-        archs = step_archs(nets["nchw"], sampler, 0, i % 2 if i < 2 else i, cfg.num_random, cfg.extreme_ops)
+        archs = step_archs(nets["nchw"], sampler, 0, i, cfg.num_random, cfg.extreme_ops)
         for k, net in nets.items():
             t0 = time.perf_counter()
             opts[k].zero_grad(set_to_none=True)
